@@ -1,0 +1,33 @@
+"""Read the process environment once and validate it with the pure settings policy."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from policies.settings import SpyneSettings, settings_from_mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+POLICY_DEFAULTS_DIR = REPO_ROOT / "policies" / "defaults"
+DEFAULT_HOME = REPO_ROOT / ".spyne"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> SpyneSettings:
+    """Settings for this process; raises ConfigError naming the bad variable."""
+    return settings_from_mapping(os.environ if environ is None else environ, str(DEFAULT_HOME))
+
+
+@lru_cache(maxsize=1)
+def settings() -> SpyneSettings:
+    return load_settings()
+
+
+def ensure_home(s: SpyneSettings) -> Path:
+    home = Path(s.home)
+    home.mkdir(parents=True, exist_ok=True)
+    Path(s.dagster_home).mkdir(parents=True, exist_ok=True)
+    return home

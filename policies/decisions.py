@@ -1,0 +1,75 @@
+"""The one shape every policy answers with."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from policies.errors import SpyneError
+
+
+class Verdict(IntEnum):
+    """Ordered: combining decisions keeps the most restrictive verdict."""
+
+    ALLOW = 0
+    REWRITE = 1
+    REQUIRE_APPROVAL = 2
+    BLOCK = 3
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str
+    message: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reasons: tuple[Reason, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict == Verdict.ALLOW
+
+    @classmethod
+    def allow(cls, *reasons: Reason) -> Decision:
+        return cls(Verdict.ALLOW, reasons)
+
+    @classmethod
+    def block(cls, rule: str, message: str, **details: Any) -> Decision:
+        return cls(Verdict.BLOCK, (Reason(rule, message, details),))
+
+    @classmethod
+    def require_approval(cls, rule: str, message: str, **details: Any) -> Decision:
+        return cls(Verdict.REQUIRE_APPROVAL, (Reason(rule, message, details),))
+
+    def combine(self, other: Decision) -> Decision:
+        """Most restrictive verdict wins; reasons of the winning verdict are kept first."""
+        verdict = max(self.verdict, other.verdict)
+        first = [d for d in (self, other) if d.verdict == verdict]
+        rest = [d for d in (self, other) if d.verdict != verdict]
+        reasons = tuple(r for d in (*first, *rest) for r in d.reasons)
+        return Decision(verdict, reasons)
+
+    @property
+    def message(self) -> str:
+        return "; ".join(r.message for r in self.reasons) or self.verdict.name.lower()
+
+    def raise_unless_allowed(self, error: type[SpyneError]) -> None:
+        if not self.allowed:
+            details: dict[str, Any] = {"verdict": self.verdict.name}
+            if self.reasons:
+                details["rule"] = self.reasons[0].rule
+                details.update(self.reasons[0].details)
+            raise error(self.message, details=details)
+
+
+def combine_all(decisions: tuple[Decision, ...] | list[Decision]) -> Decision:
+    out = Decision.allow()
+    for d in decisions:
+        out = out.combine(d)
+    return out

@@ -1,0 +1,83 @@
+"""Typed refusals shared by every surface (CLI, API, Dagster).
+
+Each error has a stable ``code``, a sentence a person can act on, and ``details``
+naming the rule, column or role involved. The CLI prints them and exits non-zero;
+the API answers ``http_status`` with ``{"error": {"code", "message", "details"}}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+
+class SpyneError(Exception):
+    """Base of every refusal Spyne makes on purpose."""
+
+    code: ClassVar[str] = "spyne_error"
+    http_status: ClassVar[int] = 400
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class ConfigError(SpyneError):
+    code = "config_invalid"
+
+
+class ValidationFailed(SpyneError):
+    code = "validation_failed"
+    http_status = 422
+
+
+class AuthenticationRequired(SpyneError):
+    code = "authentication_required"
+    http_status = 401
+
+
+class PermissionDenied(SpyneError):
+    code = "permission_denied"
+    http_status = 403
+
+
+class NotFound(SpyneError):
+    code = "not_found"
+    http_status = 404
+
+
+class InvalidTransition(SpyneError):
+    code = "invalid_transition"
+    http_status = 409
+
+
+class GateFailed(SpyneError):
+    code = "gate_failed"
+    http_status = 409
+
+
+class BreakingDrift(SpyneError):
+    code = "breaking_drift"
+    http_status = 409
+
+
+class ModeRefused(SpyneError):
+    code = "mode_refused"
+    http_status = 409
+
+
+class ApprovalRequired(SpyneError):
+    code = "approval_required"
+    http_status = 409
+
+
+class ConcurrentChange(SpyneError):
+    code = "concurrent_change"
+    http_status = 409

@@ -1,0 +1,121 @@
+"""Environment selection and settings validation (pure: takes a mapping, returns values).
+
+``SPYNE_ENV`` picks one of a closed set of environments; anything else is refused
+at start. Paths default under ``SPYNE_HOME``; secrets come only from the mapping
+(the process environment), never from files in the repo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import PurePosixPath
+
+from pydantic import BaseModel, ConfigDict
+
+from policies.errors import ConfigError
+
+
+class Environment(StrEnum):
+    LOCAL = "local"
+    CI = "ci"
+    PROD = "prod"
+
+
+class WarehouseKind(StrEnum):
+    DUCKDB = "duckdb"
+    BIGQUERY = "bigquery"
+
+
+def parse_environment(raw: str | None) -> Environment:
+    value = (raw or Environment.LOCAL.value).strip().lower()
+    try:
+        return Environment(value)
+    except ValueError:
+        allowed = ", ".join(e.value for e in Environment)
+        raise ConfigError(
+            f"SPYNE_ENV={raw!r} is not a known environment; set it to one of: {allowed}",
+            details={"variable": "SPYNE_ENV", "value": raw, "allowed": [e.value for e in Environment]},
+        ) from None
+
+
+class SpyneSettings(BaseModel):
+    """Everything an environment needs to know; built by :func:`settings_from_mapping`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    env: Environment
+    home: str
+    warehouse_kind: WarehouseKind
+    warehouse_path: str | None
+    source_path: str | None
+    catalog_url: str
+    dagster_home: str
+    gx_root: str
+    bigquery_project: str | None = None
+    bigquery_location: str | None = None
+    dbt_target: str
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.warehouse_kind == WarehouseKind.DUCKDB
+
+
+def _require(mapping: Mapping[str, str], name: str, env: Environment, why: str) -> str:
+    value = mapping.get(name, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{name} must be set when SPYNE_ENV={env.value} ({why})",
+            details={"variable": name, "env": env.value},
+        )
+    return value
+
+
+def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> SpyneSettings:
+    """Validate the environment's variables into settings; refuse anything incoherent."""
+    env = parse_environment(mapping.get("SPYNE_ENV"))
+    home = mapping.get("SPYNE_HOME", "").strip() or default_home
+    root = PurePosixPath(home)
+
+    if env == Environment.PROD:
+        catalog = _require(mapping, "SPYNE_CATALOG_URL", env, "the catalog is PostgreSQL in prod")
+        project = _require(mapping, "SPYNE_BQ_PROJECT", env, "the warehouse is BigQuery in prod")
+        warehouse_kind = WarehouseKind.BIGQUERY
+        warehouse_path = None
+    else:
+        warehouse_kind = WarehouseKind.DUCKDB
+        warehouse_path = mapping.get("SPYNE_WAREHOUSE_PATH", "").strip() or str(
+            root / "warehouse.duckdb"
+        )
+        project = None
+        if env == Environment.CI:
+            catalog = _require(
+                mapping, "SPYNE_CATALOG_URL", env, "the catalog is a real PostgreSQL server in ci"
+            )
+        else:
+            catalog = mapping.get("SPYNE_CATALOG_URL", "").strip() or f"sqlite:///{root / 'catalog.db'}"
+
+    if env != Environment.LOCAL and catalog.startswith("sqlite"):
+        raise ConfigError(
+            f"SPYNE_CATALOG_URL must point to PostgreSQL when SPYNE_ENV={env.value}, got a SQLite URL",
+            details={"variable": "SPYNE_CATALOG_URL", "env": env.value},
+        )
+    if not (catalog.startswith("sqlite") or catalog.startswith("postgresql")):
+        raise ConfigError(
+            "SPYNE_CATALOG_URL must be a sqlite:/// or postgresql:// URL",
+            details={"variable": "SPYNE_CATALOG_URL"},
+        )
+
+    return SpyneSettings(
+        env=env,
+        home=home,
+        warehouse_kind=warehouse_kind,
+        warehouse_path=warehouse_path,
+        source_path=mapping.get("SPYNE_SOURCE_PATH", "").strip() or str(root / "erp_source.duckdb"),
+        catalog_url=catalog,
+        dagster_home=mapping.get("DAGSTER_HOME", "").strip() or str(root / "dagster"),
+        gx_root=str(root / "gx"),
+        bigquery_project=project,
+        bigquery_location=mapping.get("SPYNE_BQ_LOCATION", "").strip() or None,
+        dbt_target=env.value,
+    )
