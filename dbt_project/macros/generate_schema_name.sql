@@ -1,0 +1,8 @@
+{#- A model's schema is its layer, verbatim (silver, gold, joins): never prefixed by the target schema. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}
