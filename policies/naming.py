@@ -86,7 +86,8 @@ def version_identifier(table: str, version: int) -> str:
 def parse_version_identifier(identifier: str) -> tuple[str, int] | None:
     """``customers__v7`` -> ``("customers", 7)``; anything else -> None."""
     m = _VERSIONED.match(identifier)
-    if not m:
+    if not m or "__" in m.group("table"):
+        # A table name never holds "__", so "a__b__v1" is not a version of anything.
         return None
     return m.group("table"), int(m.group("version"))
 

@@ -1,0 +1,123 @@
+"""Promotion and rollback cost vs table size, and vs copying the data, measured side by side.
+
+Builds a 1,000-row and a 10,000,000-row table (two versions each) in a temporary DuckDB
+warehouse with a SQLite catalog, then times `promote` and `rollback` through the same
+TableService the CLI uses (policy checks, catalog transaction, view swap, audit), and a
+CTAS copy of the large version. Gates are recorded as passed directly: this measures the
+cost of publishing, not of checking. Last line: JSON with the timings and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from orchestration.catalog.store import Catalog
+from orchestration.services import TableService
+from orchestration.warehouse import DuckDBWarehouse
+from policies.naming import Layer, TableRef
+from policies.publish import PublishingPolicy
+from policies.roles import Role
+
+
+def build(con: duckdb.DuckDBPyConnection, ref: TableRef, version: int, rows: int) -> None:
+    con.execute(f'create schema if not exists "{ref.shadow_schema}"')
+    con.execute(
+        f'create table "{ref.shadow_schema}"."{ref.version_identifier(version)}" as '
+        "select range as id, range % 1000 as customer_id, (range * 7) % 10000 / 100.0 as amount, "
+        f"'s' || (range % 5) as status, {version} as build from range({rows})"
+    )
+
+
+def median_seconds(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--large", type=int, default=10_000_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wh_path = Path(tmp) / "warehouse.duckdb"
+        catalog = Catalog(f"sqlite:///{tmp}/catalog.db")
+        catalog.upgrade()
+        warehouse = DuckDBWarehouse(wh_path)
+        svc = TableService(catalog, warehouse, PublishingPolicy())
+        admin, _ = catalog.create_principal("bench-admin", Role.ADMIN, created_by="bench")
+        small, large = TableRef(Layer.GOLD, "bench_small"), TableRef(Layer.GOLD, "bench_large")
+
+        t0 = time.perf_counter()
+        with duckdb.connect(str(wh_path)) as con:
+            for ref, rows in ((small, args.small), (large, args.large)):
+                build(con, ref, 1, rows)
+                build(con, ref, 2, rows)
+        build_seconds = time.perf_counter() - t0
+        for ref in (small, large):
+            for v in (1, 2):
+                svc.register_build(ref, v, None)
+                catalog.record_gate(ref.canonical, v, "passed", {"bench": True})
+            svc.promote(admin, ref.canonical, 1)
+
+        def cycle(ref: TableRef) -> tuple[float, float]:
+            p, r = [], []
+            for _ in range(args.repeat):
+                t = time.perf_counter()
+                svc.promote(admin, ref.canonical, 2)
+                p.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                svc.rollback(admin, ref.canonical, 1)
+                r.append(time.perf_counter() - t)
+            return statistics.median(p), statistics.median(r)
+
+        cycle(small)  # warm-up (imports, first connections)
+        promote_small, rollback_small = cycle(small)
+        promote_large, rollback_large = cycle(large)
+
+        def copy() -> None:
+            with duckdb.connect(str(wh_path)) as con:
+                con.execute(
+                    f'create or replace table "{large.shadow_schema}"."bench_copy" as '
+                    f'select * from "{large.shadow_schema}"."{large.version_identifier(2)}"'
+                )
+
+        copy_large = median_seconds(copy, 3)
+        row_check = warehouse.query(f'select count(*) from "{large.layer.value}"."{large.name}"')[0][0]
+        catalog.dispose()
+
+    result = {
+        "small_rows": args.small,
+        "large_rows": args.large,
+        "build_seconds": round(build_seconds, 3),
+        "promote_small_s": promote_small,
+        "promote_large_s": promote_large,
+        "rollback_small_s": rollback_small,
+        "rollback_large_s": rollback_large,
+        "copy_large_s": copy_large,
+        "large_vs_small": promote_large / promote_small,
+        "rollback_large_vs_small": rollback_large / rollback_small,
+        "copy_vs_promote": copy_large / promote_large,
+        "large_view_rows": row_check,
+        "targets": {"large_vs_small_max": 1.2, "copy_vs_promote_min": 100},
+    }
+    print(f"promote  1k: {promote_small*1000:8.2f} ms   10M: {promote_large*1000:8.2f} ms   ratio {result['large_vs_small']:.3f}")
+    print(f"rollback 1k: {rollback_small*1000:8.2f} ms   10M: {rollback_large*1000:8.2f} ms   ratio {result['rollback_large_vs_small']:.3f}")
+    print(f"CTAS copy of 10M: {copy_large*1000:.1f} ms = {result['copy_vs_promote']:.0f}x a promotion")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+{#-
+  Downstream models and every query see a model only through its canonical view.
+  Data tests are different: they gate the build that was just made, so inside a
+  test a ref() to a versioned model resolves to that model's newest shadow version.
+-#}
+{% macro ref() %}
+  {%- set rel = builtins.ref(*varargs, **kwargs) -%}
+  {%- if execute and model is defined and model.resource_type == 'test' and rel is not none
+        and rel.schema is not none and not rel.schema.endswith('__shadow') -%}
+    {%- set allocated = (var('spyne_versions', {}) or {}).get(rel.schema ~ '.' ~ rel.identifier) -%}
+    {%- if allocated -%}
+      {{ return(spyne_version_relation(rel.database, rel.schema, rel.identifier, allocated | int)) }}
+    {%- endif -%}
+    {%- set versions = spyne_existing_versions(rel.database, rel.schema, rel.identifier) -%}
+    {%- if versions -%}
+      {{ return(spyne_version_relation(rel.database, rel.schema, rel.identifier, versions | last)) }}
+    {%- endif -%}
+  {%- endif -%}
+  {{ return(rel) }}
+{% endmacro %}

@@ -1,0 +1,54 @@
+{#-
+  spyne_versioned: every build writes a new immutable physical version
+  <layer>__shadow.<model>__v<N> and never touches the canonical view <layer>.<model>.
+  Publishing (pointing the canonical view at a version) is Spyne's gated promotion,
+  not dbt's job, so a failed build or gate can never change what users see.
+
+  N is max(existing versions) + 1, raised to the number Spyne allocated in the catalog
+  when it passes var spyne_versions = {"<layer>.<model>": N}.
+-#}
+
+{% macro spyne_shadow_schema(layer) -%}
+  {{ return(layer ~ '__shadow') }}
+{%- endmacro %}
+
+{% macro spyne_existing_versions(database, layer, identifier) -%}
+  {%- set shadow = api.Relation.create(database=database, schema=spyne_shadow_schema(layer)) -%}
+  {%- set versions = [] -%}
+  {%- if adapter.check_schema_exists(database, shadow.schema) -%}
+    {%- set pattern = modules.re.compile('^' ~ identifier ~ '__v([1-9][0-9]*)$') -%}
+    {%- for rel in adapter.list_relations_without_caching(shadow) -%}
+      {%- set m = pattern.match(rel.identifier) -%}
+      {%- if m -%}{%- do versions.append(m.group(1) | int) -%}{%- endif -%}
+    {%- endfor -%}
+  {%- endif -%}
+  {{ return(versions | sort) }}
+{%- endmacro %}
+
+{% macro spyne_version_relation(database, layer, identifier, version) -%}
+  {{ return(api.Relation.create(database=database, schema=spyne_shadow_schema(layer),
+                                identifier=identifier ~ '__v' ~ version, type='table')) }}
+{%- endmacro %}
+
+{% materialization spyne_versioned, default %}
+  {%- set layer = this.schema -%}
+  {%- set existing = spyne_existing_versions(this.database, layer, this.identifier) -%}
+  {%- set allocated = (var('spyne_versions', {}) or {}).get(layer ~ '.' ~ this.identifier, 0) | int -%}
+  {%- set version = [(existing | max if existing else 0) + 1, allocated] | max -%}
+  {%- set target_relation = spyne_version_relation(this.database, layer, this.identifier, version) -%}
+
+  {% do adapter.create_schema(target_relation) %}
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {{ run_hooks(pre_hooks, inside_transaction=True) }}
+
+  {% call statement('main') -%}
+    {{ get_create_table_as_sql(False, target_relation, sql) }}
+  {%- endcall %}
+
+  {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {{ adapter.commit() }}
+  {{ run_hooks(post_hooks, inside_transaction=False) }}
+  {{ log('spyne: built ' ~ target_relation ~ ' (version ' ~ version ~ ')', info=True) }}
+
+  {{ return({'relations': [target_relation]}) }}
+{% endmaterialization %}

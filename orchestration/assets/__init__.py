@@ -1,0 +1,1 @@
+"""Dagster assets: thin bodies that gather facts and call services."""

@@ -1,0 +1,55 @@
+"""The one Dagster code location: every layer's assets, gates, a daily schedule and the main job."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+from dagster_dbt import DbtCliResource
+
+from orchestration.assets.layers import all_layer_definitions
+from orchestration.assets.project import bronze_tables, dbt_project, model_refs
+from orchestration.assets.resources import SpyneResource
+from policies.naming import Layer
+
+assets, checks = all_layer_definitions()
+
+# One job per layer that has tables (build + gates + publish); the demo runs them in order.
+LAYER_JOBS: dict[Layer, str] = {
+    layer: f"{layer.value}_layer"
+    for layer in Layer
+    if (bronze_tables() if layer == Layer.BRONZE else model_refs(layer))
+}
+layer_jobs = [
+    define_asset_job(name, selection=AssetSelection.groups(layer.value), description=f"Build, gate and publish the {layer.value} layer.")
+    for layer, name in LAYER_JOBS.items()
+]
+
+# The whole graph: sources are READ_ONLY specs, everything else is built, gated and published.
+spyne_job = define_asset_job("spyne_daily", selection=AssetSelection.all(), description="Ingest, build, gate and publish every layer.")
+
+daily = ScheduleDefinition(
+    name="spyne_daily_schedule",
+    job=spyne_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
+defs = Definitions(
+    assets=assets,
+    asset_checks=checks,
+    jobs=[spyne_job, *layer_jobs],
+    schedules=[daily],
+    resources={
+        "dbt": DbtCliResource(project_dir=dbt_project()),
+        "spyne": SpyneResource(),
+    },
+    # DuckDB allows one writer process at a time: run a job's steps in one process.
+    executor=in_process_executor,
+)

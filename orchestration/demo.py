@@ -1,0 +1,104 @@
+"""Spyne's main job on the embedded default: sample source -> bronze -> silver -> gold, gated.
+
+The demo acts as the local admin: it enables ingestion (audited), runs each layer's build and
+gates through Dagster, and explicitly promotes first versions that passed their gates (the
+first promotion of a table is always an admin act). Later runs publish automatically where
+the policy allows it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from orchestration.catalog.store import PrincipalInfo
+from orchestration.identity import demo_admin
+from orchestration.instance import dagster_instance
+from orchestration.runtime import Runtime, runtime
+from orchestration.sample.generator import generate
+from policies.errors import SpyneError
+from policies.lifecycle import TableState
+from policies.modes import SystemMode
+from policies.naming import Layer
+
+
+@dataclass
+class LayerReport:
+    layer: str
+    tables: dict[str, int] = field(default_factory=dict)  # canonical name -> ACTIVE row count
+    blocked: dict[str, str] = field(default_factory=dict)  # canonical name -> reason
+
+
+@dataclass
+class DemoReport:
+    layers: list[LayerReport]
+    warehouse: str
+    source: str
+    seconds: float
+    new_admin_key: str | None
+    run_ids: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return all(not layer.blocked for layer in self.layers) and all(layer.tables for layer in self.layers)
+
+
+def _promote_pending(rt: Runtime, admin: PrincipalInfo, layer: Layer, report: LayerReport) -> None:
+    svc = rt.service()
+    for table in rt.catalog.list_tables():
+        if table.layer != layer.value:
+            continue
+        if table.state == TableState.SHADOW.value:
+            try:
+                svc.promote(admin, table.name)
+            except SpyneError as err:
+                report.blocked[table.name] = err.message
+        refreshed = rt.catalog.get_table(table.name)
+        if refreshed.state == TableState.ACTIVE.value and refreshed.active_version is not None:
+            report.tables[table.name] = rt.catalog.get_version(table.name, refreshed.active_version).row_count
+        elif table.name not in report.blocked:
+            report.blocked[table.name] = f"state {refreshed.state}; see `spyne tables history {table.name}`"
+
+
+def run_demo(
+    lines: int = 5000,
+    seed: int = 42,
+    progress: Callable[[str], None] = lambda _msg: None,
+    instance: DagsterInstance | None = None,
+) -> DemoReport:
+    from orchestration.definitions import LAYER_JOBS, defs
+
+    started = time.monotonic()
+    rt = runtime()
+    progress(f"generating the sample ERP source ({lines} order lines, seed {seed})")
+    generate(rt.source_path, lines=lines, seed=seed)
+    admin, new_key = demo_admin(rt.catalog, Path(rt.settings.home))
+    if rt.catalog.current_mode().mode != SystemMode.INGESTION_READY.value:
+        rt.service().set_mode(admin, SystemMode.INGESTION_READY, "demo: land the local sample source")
+    instance = instance or dagster_instance(rt.settings)
+    reports: list[LayerReport] = []
+    run_ids: list[str] = []
+    for layer, job_name in LAYER_JOBS.items():
+        job = defs.resolve_job_def(job_name)
+        progress(f"building, gating and publishing {layer.value}")
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        run_ids.append(result.run_id)
+        report = LayerReport(layer.value)
+        _promote_pending(rt, admin, layer, report)
+        if not result.success and not report.blocked:
+            report.blocked[layer.value] = f"run {result.run_id} failed; open the Dagster UI for its logs"
+        reports.append(report)
+        if report.blocked:
+            break
+    return DemoReport(
+        layers=reports,
+        warehouse=str(rt.warehouse.path),
+        source=str(rt.source_path),
+        seconds=time.monotonic() - started,
+        new_admin_key=new_key,
+        run_ids=run_ids,
+    )

@@ -1,0 +1,52 @@
+"""Who is calling: API keys (stored hashed) mapped to a principal with a role."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orchestration.catalog.store import Catalog, PrincipalInfo
+from policies.errors import PermissionDenied
+from policies.roles import Role
+
+API_KEY_ENV = "SPYNE_API_KEY"
+LOCAL_ADMIN = "local-admin"
+
+
+def current_principal(catalog: Catalog, api_key: str | None = None) -> PrincipalInfo:
+    """The caller named by SPYNE_API_KEY; AuthenticationRequired when absent or unknown."""
+    return catalog.authenticate(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
+
+
+def bootstrap_admin(catalog: Catalog, name: str) -> tuple[PrincipalInfo, str]:
+    """Create the first admin of a new install; refused once any admin exists."""
+    if catalog.has_admin():
+        raise PermissionDenied(
+            "an admin already exists; ask an admin to run `spyne auth create-key NAME --role admin`",
+            details={"operation": "bootstrap", "required_role": "admin"},
+        )
+    principal, key = catalog.create_principal(name, Role.ADMIN, created_by="bootstrap")
+    catalog.audit("bootstrap", "create_principal", name, "allowed", {"role": "admin"})
+    return principal, key
+
+
+def local_admin_key_file(home: Path) -> Path:
+    return home / "admin.key"
+
+
+def demo_admin(catalog: Catalog, home: Path) -> tuple[PrincipalInfo, str | None]:
+    """The admin the local demo acts as: SPYNE_API_KEY, else the key file a bootstrap left.
+
+    On a brand-new local install the demo bootstraps the first admin and stores its key in
+    $SPYNE_HOME/admin.key (mode 0600), the way a database keeps a local credentials file.
+    Returns the principal and, when it was just created, the new key.
+    """
+    if os.environ.get(API_KEY_ENV):
+        return current_principal(catalog), None
+    key_file = local_admin_key_file(home)
+    if key_file.exists():
+        return current_principal(catalog, key_file.read_text().strip()), None
+    principal, key = bootstrap_admin(catalog, LOCAL_ADMIN)
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    return principal, key

@@ -1,0 +1,225 @@
+"""The embedded warehouse (DuckDB): versions, canonical views, manifests, ingestion copies.
+
+Every statement is built with sqlglot expressions; identifiers come from validated
+TableRefs, never from raw user strings. Connections are short-lived so the file lock
+is free for dbt (another process) between steps; a busy lock is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from policies.drift import Column
+from policies.errors import NotFound, SpyneError
+from policies.naming import TableRef, parse_version_identifier
+
+LOCK_WAIT_SECONDS = 60.0
+
+
+class WarehouseBusy(SpyneError):
+    code = "warehouse_busy"
+    http_status = 503
+
+
+@dataclass(frozen=True)
+class VersionManifest:
+    """What a version contains, recorded once at build time (O(rows), never at promotion)."""
+
+    row_count: int
+    schema: tuple[Column, ...]
+    content_hash: str
+
+    def schema_dicts(self) -> list[dict[str, object]]:
+        return [{"name": c.name, "data_type": c.data_type, "nullable": c.nullable} for c in self.schema]
+
+
+def _table(schema: str, name: str) -> exp.Table:
+    return exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True))
+
+
+def _sql(expression: exp.Expression) -> str:
+    return expression.sql(dialect="duckdb")
+
+
+def version_table(ref: TableRef, version: int) -> exp.Table:
+    return _table(ref.shadow_schema, ref.version_identifier(version))
+
+
+def canonical_table(ref: TableRef) -> exp.Table:
+    return _table(ref.layer.value, ref.name)
+
+
+def _create_schema(schema: str) -> str:
+    return _sql(exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True))
+
+
+class DuckDBWarehouse:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    # -- connections ---------------------------------------------------------------------
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        if read_only and not self.path.exists():
+            raise NotFound(
+                f"the warehouse file {self.path} does not exist yet; run `spyne demo` or a build first",
+                details={"path": str(self.path)},
+            )
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        delay = 0.05
+        while True:
+            try:
+                con = duckdb.connect(str(self.path), read_only=read_only)
+                break
+            except duckdb.IOException as e:  # another process holds the write lock
+                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+                    raise WarehouseBusy(
+                        f"the warehouse {self.path} is locked by another process; retry when "
+                        "the running build finishes",
+                        details={"path": str(self.path), "error": str(e)},
+                    ) from e
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    # -- versions ------------------------------------------------------------------------
+    def versions(self, ref: TableRef) -> list[int]:
+        if not self.path.exists():
+            return []
+        with self.connect() as con:
+            rows = con.execute(
+                "select table_name from information_schema.tables where table_schema = ?",
+                [ref.shadow_schema],
+            ).fetchall()
+        found = []
+        for (name,) in rows:
+            parsed = parse_version_identifier(name)
+            if parsed and parsed[0] == ref.name:
+                found.append(parsed[1])
+        return sorted(found)
+
+    def version_exists(self, ref: TableRef, version: int) -> bool:
+        return version in self.versions(ref)
+
+    def manifest(self, ref: TableRef, version: int) -> VersionManifest:
+        table = version_table(ref, version)
+        with self.connect() as con:
+            cols = con.execute(
+                "select column_name, data_type, is_nullable from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [ref.shadow_schema, ref.version_identifier(version)],
+            ).fetchall()
+            if not cols:
+                raise NotFound(
+                    f"version {version} of {ref} does not exist in the warehouse",
+                    details={"table": str(ref), "version": version},
+                )
+            # Order-independent content fingerprint: sum of per-row hashes (duplicates count).
+            alias = exp.to_identifier("t")
+            query = exp.select(
+                exp.func("count", exp.Star()),
+                exp.func("coalesce", exp.func("sum", exp.cast(exp.func("hash", alias), "HUGEINT")), exp.Literal.number(0)),
+            ).from_(table.as_("t"))
+            row = con.execute(_sql(query)).fetchone()
+        assert row is not None
+        row_count, row_hash = int(row[0]), int(row[1])
+        schema = tuple(Column(name=c[0], data_type=c[1], nullable=c[2] == "YES") for c in cols)
+        payload = json.dumps(
+            {"schema": [[c.name, c.data_type] for c in schema], "rows": row_count, "hash": str(row_hash)},
+            sort_keys=True,
+        )
+        return VersionManifest(row_count, schema, hashlib.sha256(payload.encode()).hexdigest())
+
+    def drop_version(self, ref: TableRef, version: int) -> None:
+        with self.connect() as con:
+            con.execute(_sql(exp.Drop(this=version_table(ref, version), kind="TABLE", exists=True)))
+
+    # -- canonical views -----------------------------------------------------------------
+    def swap_view(self, ref: TableRef, version: int) -> None:
+        """Point <layer>.<table> at version N: one DDL statement, no data touched."""
+        create = exp.Create(
+            this=canonical_table(ref),
+            kind="VIEW",
+            replace=True,
+            expression=exp.select("*").from_(version_table(ref, version)),
+        )
+        with self.connect() as con:
+            con.execute(_create_schema(ref.layer.value))
+            exists = con.execute(
+                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                [ref.shadow_schema, ref.version_identifier(version)],
+            ).fetchone()
+            if not exists or not exists[0]:
+                raise NotFound(
+                    f"version {version} of {ref} is not in the warehouse (dropped or never built)",
+                    details={"table": str(ref), "version": version},
+                )
+            con.execute(_sql(create))
+
+    def drop_view(self, ref: TableRef) -> None:
+        with self.connect() as con:
+            con.execute(_sql(exp.Drop(this=canonical_table(ref), kind="VIEW", exists=True)))
+
+    def view_version(self, ref: TableRef) -> int | None:
+        """Which version the canonical view points at, read from the view's own SQL."""
+        if not self.path.exists():
+            return None
+        with self.connect() as con:
+            row = con.execute(
+                "select sql from duckdb_views() where schema_name = ? and view_name = ? and not internal",
+                [ref.layer.value, ref.name],
+            ).fetchone()
+        if not row:
+            return None
+        for table in sqlglot.parse_one(row[0], read="duckdb").find_all(exp.Table):
+            if table.db == ref.shadow_schema:
+                parsed = parse_version_identifier(table.name)
+                if parsed and parsed[0] == ref.name:
+                    return parsed[1]
+        return None
+
+    # -- ingestion -----------------------------------------------------------------------
+    def copy_from_source(self, source_path: Path, source_table: str, ref: TableRef, version: int) -> None:
+        """Land a READ_ONLY source table as a new bronze version (the source is attached read-only)."""
+        if not source_path.exists():
+            raise NotFound(
+                f"the source database {source_path} does not exist; run `spyne sample generate`",
+                details={"path": str(source_path)},
+            )
+        alias = "spyne_src"
+        attach = exp.Attach(
+            this=exp.alias_(exp.Literal.string(str(source_path)), alias),
+            expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
+        )
+        src = exp.table_(exp.to_identifier(source_table, quoted=True), db="main", catalog=alias)
+        create = exp.Create(
+            this=version_table(ref, version),
+            kind="TABLE",
+            expression=exp.select("*").from_(src),
+        )
+        with self.connect() as con:
+            con.execute(_sql(attach))
+            try:
+                con.execute(_create_schema(ref.shadow_schema))
+                con.execute(_sql(create))
+            finally:
+                con.execute(_sql(exp.Detach(this=exp.to_identifier(alias))))
+
+    def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+        """Fixed SQL for internal reads (tests, summaries); never user input."""
+        with self.connect(read_only=True) as con:
+            return con.execute(sql, params or []).fetchall()

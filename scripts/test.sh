@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Run the whole test suite. Starts a real PostgreSQL server for the postgres-marked tests
+# when PostgreSQL is installed (CI installs it); pytest's "no tests ran" (exit 5) is a failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+
+if [ -z "${SPYNE_TEST_PG_URL:-}" ] && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  eval "$(bash scripts/start-postgres.sh)" || { echo "could not start PostgreSQL" >&2; exit 1; }
+fi
+
+.venv/bin/pytest "$@"
+code=$?
+if [ "$code" -eq 5 ]; then
+  echo "pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$code"
