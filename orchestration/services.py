@@ -17,23 +17,17 @@ from orchestration.catalog.store import Catalog, PrincipalInfo, TableInfo, Versi
 from orchestration.warehouse import DuckDBWarehouse, VersionManifest
 from policies.decisions import Decision, Verdict
 from policies.drift import Column, DriftReport, compare_schemas
-from policies.errors import (
-    ApprovalRequired,
-    BreakingDrift,
-    GateFailed,
-    InvalidTransition,
-    NotFound,
-    PermissionDenied,
-    SpyneError,
-)
+from policies.errors import InvalidTransition, NotFound, SpyneError
 from policies.lifecycle import TableState, Transition, next_state
 from policies.modes import SystemMode, require_ingestion
 from policies.naming import TableRef, parse_table_ref
 from policies.publish import (
     GateStatus,
+    RULE_ERRORS,
     PublishFacts,
     PublishingPolicy,
     RollbackFacts,
+    TableActionFacts,
     decide_deprecate,
     decide_publish,
     decide_restore,
@@ -46,14 +40,6 @@ SYSTEM_PUBLISHER = "system:publisher"
 SYSTEM_BUILDER = "system:builder"
 SYSTEM_JANITOR = "system:janitor"
 
-# Which typed error a blocking rule becomes, so callers can tell refusals apart.
-_RULE_ERRORS: dict[str, type[SpyneError]] = {
-    "lifecycle": InvalidTransition,
-    "roles": PermissionDenied,
-    "gates": GateFailed,
-    "drift": BreakingDrift,
-    "approval": ApprovalRequired,
-}
 
 
 def _utcnow() -> datetime:
@@ -68,7 +54,7 @@ def _columns(schema: list[dict[str, Any]] | None) -> list[Column] | None:
 
 def error_for(decision: Decision) -> SpyneError:
     rule = decision.reasons[0].rule if decision.reasons else "policy"
-    cls = _RULE_ERRORS.get(rule, InvalidTransition)
+    cls = RULE_ERRORS.get(rule, InvalidTransition)
     details: dict[str, Any] = {"rule": rule, "verdict": decision.verdict.name}
     if decision.reasons:
         details.update(decision.reasons[0].details)
@@ -373,7 +359,7 @@ class TableService:
             with self.catalog.transition(ref.canonical) as tx:
                 table = tx.table
                 decide = decide_deprecate if transition == Transition.DEPRECATE else decide_restore
-                decision = decide(TableState(table.state), principal.role)
+                decision = decide(TableActionFacts(ref.canonical, TableState(table.state), principal.role))
                 if not decision.allowed:
                     raise error_for(decision)
                 to_state = next_state(TableState(table.state), transition)

@@ -69,7 +69,12 @@ class Decision:
 
 
 def combine_all(decisions: tuple[Decision, ...] | list[Decision]) -> Decision:
-    out = Decision.allow()
-    for d in decisions:
-        out = out.combine(d)
-    return out
+    """Most restrictive verdict wins; every reason is kept, most restrictive first.
+
+    Reasons are ordered by their decision's verdict, then by position, in one pass:
+    folding :meth:`Decision.combine` pairwise would let a lower verdict's reasons slip
+    in front of later reasons of the winning verdict.
+    """
+    ranked = sorted(decisions, key=lambda d: -d.verdict)  # stable: keeps rule order
+    verdict = ranked[0].verdict if ranked else Verdict.ALLOW
+    return Decision(verdict, tuple(r for d in ranked for r in d.reasons))

@@ -30,7 +30,7 @@ from policies.errors import (
 )
 from policies.lifecycle import TableState, Transition, decide_transition
 from policies.naming import parse_table_ref
-from policies.roles import Operation, Role, authorize
+from policies.roles import Operation, Role, authorize, minimum_role
 
 
 class GateStatus(StrEnum):
@@ -149,13 +149,14 @@ def _about(decision: Decision, prefix: str, **details: Any) -> Decision:
 
 def _role_rule(role: Role | None, operation: Operation, prefix: str, **details: Any) -> Decision:
     if role is None:
+        needed = minimum_role(operation)
         return Decision.block(
             "roles",
-            f"{prefix}: {operation.value} needs an identity with the admin role; "
+            f"{prefix}: {operation.value} needs an identity with the {needed.label} role; "
             "sign in or pass an API key",
             operation=operation.value,
             role=None,
-            required_role=Role.ADMIN.label,
+            required_role=needed.label,
             **details,
         )
     return _about(authorize(role, operation), prefix, **details)
@@ -226,7 +227,7 @@ def publish_already_active(facts: PublishFacts) -> Decision:
     return Decision.block(
         "already_active",
         f"{facts.subject} is older than the active v{active}; to go back to it, roll back "
-        f"instead: spyne tables rollback {facts.table} --to {facts.candidate_version}",
+        f"instead: spyne tables rollback {facts.table} --to-version {facts.candidate_version}",
         active_version=active,
         **facts.ids,
     )

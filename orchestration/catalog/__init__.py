@@ -17,6 +17,7 @@ from orchestration.catalog.store import (
     TransitionTx,
     VersionInfo,
     alembic_config,
+    database_url,
     hash_api_key,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "TransitionTx",
     "VersionInfo",
     "alembic_config",
+    "database_url",
     "hash_api_key",
 ]

@@ -349,11 +349,36 @@ def alembic_config() -> Config:
 # --------------------------------------------------------------------------- engine
 
 
-def _create_engine(url: str, lock_timeout_s: float) -> sa.Engine:
+def database_url(url: str) -> sa.URL:
+    """Parse a catalog URL, pinning bare ``postgresql://`` to psycopg2.
+
+    SQLAlchemy 2.1 would otherwise pick psycopg 3, which Spyne does not install.
+    """
     parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg2")
+    return parsed
+
+
+def _create_engine(url: str, lock_timeout_s: float) -> sa.Engine:
+    parsed = database_url(url)
     backend = parsed.get_backend_name()
     if backend == "postgresql":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        pg_engine = sa.create_engine(parsed, pool_pre_ping=True)
+        timeout_ms = int(lock_timeout_s * 1000)
+
+        @event.listens_for(pg_engine, "connect")
+        def _on_pg_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Row locks (transitions, drops) wait this long, then fail as ConcurrentChange
+            # instead of hanging behind a stuck session.
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute(f"SET lock_timeout = {timeout_ms}")
+            finally:
+                cur.close()
+            dbapi_conn.commit()
+
+        return pg_engine
     if backend != "sqlite":
         raise ConfigError(
             f"the catalog runs on SQLite or PostgreSQL, not {backend}",
@@ -551,13 +576,13 @@ class TransitionTx:
         self,
         actor: str,
         action: str,
+        target: str | None = None,
         outcome: AuditOutcome | str = AuditOutcome.ALLOWED,
         details: Mapping[str, Any] | None = None,
-        *,
-        target: str | None = None,
     ) -> int:
         """Audit entry committed with the transition (and rolled back with it).
 
+        Same arguments as :meth:`Catalog.audit`; ``target`` defaults to the table.
         Record refusals with :meth:`Catalog.audit` instead: raising to refuse rolls
         this transaction back, entry included.
         """
@@ -619,6 +644,12 @@ class Catalog:
                 ) from exc
             if "no such table" in text:
                 raise self._missing_schema() from exc
+            if "unable to open database file" in text:
+                raise ConfigError(
+                    f"cannot open the catalog file {self._sqlite_path()}: its folder is missing "
+                    "or not writable; Catalog.upgrade() creates it (every `spyne` command runs it on start)",
+                    details={"catalog": repr(self)},
+                ) from exc
             raise
         except sa_exc.ProgrammingError as exc:
             if getattr(exc.orig, "pgcode", None) == "42P01":
@@ -627,8 +658,8 @@ class Catalog:
 
     def _missing_schema(self) -> ConfigError:
         return ConfigError(
-            "the catalog database has no schema yet; run the catalog migrations "
-            "(Catalog.upgrade(), done by `spyne init`)",
+            "the catalog database has no schema yet; run the catalog migrations with "
+            "Catalog.upgrade() (every `spyne` command runs it on start)",
             details={"catalog": repr(self)},
         )
 
@@ -647,20 +678,31 @@ class Catalog:
 
     # ---------------------------------------------------------------- schema
 
+    def _sqlite_path(self) -> Path | None:
+        database = self._engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(database).expanduser()
+
     def upgrade(self) -> None:
         """Migrate to the newest schema; safe to run again and from several processes at once."""
-        database = self._engine.url.database
-        if self.dialect == "sqlite" and database not in (None, "", ":memory:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = self._sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         cfg = alembic_config()
         with self._errors(), self._writer.begin() as conn:
             if self._is_pg:
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_MIGRATIONS})
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_MIGRATIONS}
+                )
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
     def schema_revision(self) -> str | None:
         """The migration the database is at (None before the first upgrade)."""
+        path = self._sqlite_path()
+        if path is not None and not path.exists():
+            return None  # asking must not create the file
         with self._engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
@@ -670,9 +712,7 @@ class Catalog:
 
     # ---------------------------------------------------------------- principals
 
-    def create_principal(
-        self, name: str, role: Role, created_by: str
-    ) -> tuple[PrincipalInfo, str]:
+    def create_principal(self, name: str, role: Role, created_by: str) -> tuple[PrincipalInfo, str]:
         """Create a principal and return its API key; the key is shown this once only."""
         name = name.strip()
         if not name:
@@ -741,9 +781,7 @@ class Catalog:
                 raise NotFound(f"no principal named {name!r}", details={"name": name})
             row.disabled = True
             s.flush()
-            _add_audit(
-                s, actor, "disable_principal", f"principal:{name}", AuditOutcome.ALLOWED, {}
-            )
+            _add_audit(s, actor, "disable_principal", f"principal:{name}", AuditOutcome.ALLOWED, {})
             return _principal_info(row)
 
     def has_admin(self) -> bool:
@@ -861,7 +899,7 @@ class Catalog:
         if state is not None:
             stmt = stmt.where(TableRow.state == state.value)
         with self._session(write=False) as s:
-            return [_table_info(row, int(n)) for row, n in s.execute(stmt).all()]
+            return [_table_info(row, int(n)) for row, n in s.execute(stmt).tuples().all()]
 
     def set_auto_publish(
         self, name: str | TableRef, auto_publish: bool | None, actor: str
@@ -1105,9 +1143,6 @@ class Catalog:
         try:
             with self._errors():
                 session.begin()
-                if self._is_pg:
-                    timeout_ms = int(self._lock_timeout_s * 1000)
-                    session.execute(sa.text(f"SET LOCAL lock_timeout = {timeout_ms}"))
                 row = _require_table(session, name, lock=True)
                 table = _table_info(row, _retained_count(session, name))
             if expected_row_version is not None and table.row_version != expected_row_version:

@@ -60,6 +60,7 @@ _LAST_CREATE_S = _ANCHOR_END_S - 3_600
 _MASTER_DATA_START_S = int((datetime(2023, 1, 1) - datetime(1970, 1, 1)).total_seconds())
 _MASTER_DATA_END_S = _WINDOW_START_DAY * _DAY - 1
 
+# fmt: off
 _FIRST_NAMES = np.array(
     [
         "Anna", "Bruno", "Chloe", "David", "Elena", "Farid", "Greta", "Hugo", "Ines", "Jonas",
@@ -106,6 +107,7 @@ _ADJECTIVES = np.array(
         "Wireless", "Classic", "Pro", "Eco", "Heavy-Duty", "Portable", "Smart", "Standard",
     ]
 )
+# fmt: on
 _TAX_RATES_BP = np.array([2_000, 1_000, 550])  # basis points: 20 %, 10 %, 5.5 %
 _TAX_WEIGHTS = np.array([0.80, 0.12, 0.08])
 
@@ -146,8 +148,8 @@ def _strings(values: StrArray, missing: BoolArray | None = None) -> pa.Array:
 def _pick_per_row(rng: np.random.Generator, probs: FloatArray) -> IntArray:
     """Draw one category per row from a (rows, categories) probability matrix."""
     cumulative = probs.cumsum(axis=1)
-    u = rng.random(probs.shape[0])
-    picked = (u[:, None] >= cumulative).sum(axis=1)
+    u: FloatArray = rng.random((probs.shape[0], 1))
+    picked = (u >= cumulative).sum(axis=1)
     return np.minimum(picked, probs.shape[1] - 1).astype(np.int64)
 
 
@@ -223,13 +225,16 @@ def _partners(rng: np.random.Generator, n_customers: int, n_others: int) -> _Par
 
     country = rng.choice(len(_COUNTRIES), n, p=_COUNTRY_WEIGHTS)
     phone = np.char.add(
-        np.char.add(_COUNTRY_DIAL[country], " "), rng.integers(100_000_000, 999_999_999, n).astype(str)
+        np.char.add(_COUNTRY_DIAL[country], " "),
+        rng.integers(100_000_000, 999_999_999, n).astype(str),
     )
     phone_missing = rng.random(n) < 0.15
     customer_rank = np.where(is_customer, rng.integers(1, 40, n), 0).astype(np.int64)
     created, written = _master_data_times(rng, n)
 
-    def build(rows: IntArray, rank: IntArray, no_email: BoolArray, written_at: IntArray) -> pa.Table:
+    def build(
+        rows: IntArray, rank: IntArray, no_email: BoolArray, written_at: IntArray
+    ) -> pa.Table:
         return pa.table(
             {
                 "id": pa.array(ids[rows]),
@@ -281,7 +286,9 @@ def _products(rng: np.random.Generator, n: int) -> _Products:
     )
     code = np.char.add(np.char.add(prefixes[category], "_"), np.char.zfill(ids.astype(str), 4))
     code_missing = rng.random(n) < 0.10
-    label = np.where(code_missing, name, np.char.add(np.char.add(np.char.add("[", code), "] "), name))
+    label = np.where(
+        code_missing, name, np.char.add(np.char.add(np.char.add("[", code), "] "), name)
+    )
 
     euros = np.clip(np.exp(rng.normal(np.log(60.0), 0.9, n)), 2.0, 5_000.0)
     list_price = (np.rint(euros) * 100 - 1).astype(np.int64)  # prices end in .99
@@ -292,7 +299,9 @@ def _products(rng: np.random.Generator, n: int) -> _Products:
     popularity = rng.permutation(1.0 / np.arange(1, n + 1) ** 0.8)
     popularity = popularity / popularity.sum()
 
-    def build(rows: IntArray, price: IntArray, cost: IntArray, is_active: BoolArray, written_at: IntArray) -> pa.Table:
+    def build(
+        rows: IntArray, price: IntArray, cost: IntArray, is_active: BoolArray, written_at: IntArray
+    ) -> pa.Table:
         return pa.table(
             {
                 "id": pa.array(ids[rows]),
@@ -318,9 +327,7 @@ def _products(rng: np.random.Generator, n: int) -> _Products:
         np.ones(len(stale_rows), dtype=np.bool_),
         created[stale_rows],
     )
-    return _Products(
-        _stack(final, stale), list_price, tax_rate, _strings(label), popularity
-    )
+    return _Products(_stack(final, stale), list_price, tax_rate, _strings(label), popularity)
 
 
 @dataclass(frozen=True)
@@ -336,13 +343,17 @@ class _Orders:
     total: IntArray
 
 
-def _line_amounts(quantity: IntArray, price: IntArray, discount: IntArray, tax_bp: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+def _line_amounts(
+    quantity: IntArray, price: IntArray, discount: IntArray, tax_bp: IntArray
+) -> tuple[IntArray, IntArray, IntArray]:
     subtotal = _round_div(quantity * price * (100 - discount), 100)
     tax = _round_div(subtotal * tax_bp, 10_000)
     return subtotal, tax, subtotal + tax
 
 
-def _orders(rng: np.random.Generator, n_orders: int, n_lines: int, partners: _Partners, products: _Products) -> _Orders:
+def _orders(
+    rng: np.random.Generator, n_orders: int, n_lines: int, partners: _Partners, products: _Products
+) -> _Orders:
     # Business date: weekdays are busier than weekends and volume grows over the window.
     day_index = np.arange(_WINDOW_DAYS)
     weekday = (day_index + WINDOW_START.weekday()) % 7
@@ -356,7 +367,9 @@ def _orders(rng: np.random.Generator, n_orders: int, n_lines: int, partners: _Pa
 
     customer_weights = rng.permutation(1.0 / np.arange(1, len(partners.customer_ids) + 1) ** 0.9)
     partner_id = partners.customer_ids[
-        rng.choice(len(partners.customer_ids), n_orders, p=customer_weights / customer_weights.sum())
+        rng.choice(
+            len(partners.customer_ids), n_orders, p=customer_weights / customer_weights.sum()
+        )
     ]
     recent = (_ANCHOR_END_S - date_order) < 14 * _DAY
     state_probs = np.where(recent[:, None], _RECENT_ORDER_STATE_PROBS, _ORDER_STATE_PROBS)
@@ -371,15 +384,23 @@ def _orders(rng: np.random.Generator, n_orders: int, n_lines: int, partners: _Pa
         state_index[by_creation],
     )
     order_ids = np.arange(1, n_orders + 1, dtype=np.int64)
-    written = np.minimum(np.maximum(created, date_order) + _update_delay(rng, n_orders, 60, 3 * _DAY), _ANCHOR_END_S)
+    written = np.minimum(
+        np.maximum(created, date_order) + _update_delay(rng, n_orders, 60, 3 * _DAY), _ANCHOR_END_S
+    )
 
     # Lines: every order has at least one; the rest land on random orders.
-    lines_per_order = 1 + np.bincount(rng.integers(0, n_orders, n_lines - n_orders), minlength=n_orders)
+    lines_per_order = 1 + np.bincount(
+        rng.integers(0, n_orders, n_lines - n_orders), minlength=n_orders
+    )
     line_order = np.repeat(np.arange(n_orders), lines_per_order)
     product = rng.choice(len(products.list_price_cents), n_lines, p=products.popularity)
     bulk = rng.random(n_lines) < 0.10
-    quantity = np.where(bulk, rng.integers(11, 101, n_lines), rng.integers(1, 11, n_lines)).astype(np.int64)
-    discount = np.array([0, 5, 10, 15, 20])[rng.choice(5, n_lines, p=[0.80, 0.08, 0.06, 0.04, 0.02])]
+    quantity = np.where(bulk, rng.integers(11, 101, n_lines), rng.integers(1, 11, n_lines)).astype(
+        np.int64
+    )
+    discount = np.array([0, 5, 10, 15, 20])[
+        rng.choice(5, n_lines, p=[0.80, 0.08, 0.06, 0.04, 0.02])
+    ]
     price = products.list_price_cents[product]
     tax_bp = products.tax_rate_bp[product]
     subtotal, tax, total = _line_amounts(quantity, price, discount, tax_bp)
@@ -416,7 +437,12 @@ def _orders(rng: np.random.Generator, n_orders: int, n_lines: int, partners: _Pa
         stale_orders, _PREVIOUS_ORDER_STATE[state_index[stale_orders]], created[stale_orders]
     )
 
-    def build_lines(rows: IntArray, qty: IntArray, amounts: tuple[IntArray, IntArray, IntArray], written_at: IntArray) -> pa.Table:
+    def build_lines(
+        rows: IntArray,
+        qty: IntArray,
+        amounts: tuple[IntArray, IntArray, IntArray],
+        written_at: IntArray,
+    ) -> pa.Table:
         return pa.table(
             {
                 "id": pa.array(line_ids[rows]),
@@ -487,14 +513,18 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
     payment_state[partial] = "partial"
     payment_state[reversed_] = "reversed"
     settled = np.where(paid, total, 0)
-    partial_amount = np.clip(np.rint(total * rng.uniform(0.2, 0.8, m)).astype(np.int64), 1, np.maximum(total - 1, 1))
+    partial_amount = np.clip(
+        np.rint(total * rng.uniform(0.2, 0.8, m)).astype(np.int64), 1, np.maximum(total - 1, 1)
+    )
     settled = np.where(partial, partial_amount, settled)
     residual = np.where(reversed_, 0, total - settled)
 
     # Payments: one per partial invoice, one or two per paid invoice, plus a few
     # registered-but-unposted ones that must not count.
     split = paid & (rng.random(m) < 0.2)
-    first_amount = np.where(split, np.rint(total * rng.uniform(0.3, 0.7, m)).astype(np.int64), settled)
+    first_amount = np.where(
+        split, np.rint(total * rng.uniform(0.3, 0.7, m)).astype(np.int64), settled
+    )
     first_day = np.minimum(inv_day + rng.integers(0, 61, m), _ANCHOR_DAY)
     second_day = np.minimum(first_day + rng.integers(1, 21, m), _ANCHOR_DAY)
     unposted = posted & (payment_state == "not_paid") & (rng.random(m) < 0.05)
@@ -503,19 +533,27 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
     second = np.flatnonzero(split)
     drafts = np.flatnonzero(unposted)
     pay_invoice = np.concatenate([first, second, drafts])
-    pay_amount = np.concatenate([first_amount[first], (total - first_amount)[second], total[drafts]])
+    pay_amount = np.concatenate(
+        [first_amount[first], (total - first_amount)[second], total[drafts]]
+    )
     pay_day = np.concatenate([first_day[first], second_day[second], unposted_day[drafts]])
-    pay_state = np.concatenate([np.full(len(first) + len(second), "posted"), np.full(len(drafts), "draft")])
+    pay_state = np.concatenate(
+        [np.full(len(first) + len(second), "posted"), np.full(len(drafts), "draft")]
+    )
     p = len(pay_invoice)
     pay_late = _late_delay(rng, p)
-    pay_created = np.minimum(pay_day * _DAY + rng.integers(8 * 3_600, 19 * 3_600, p) + pay_late, _LAST_CREATE_S)
+    pay_created = np.minimum(
+        pay_day * _DAY + rng.integers(8 * 3_600, 19 * 3_600, p) + pay_late, _LAST_CREATE_S
+    )
     pay_written = np.minimum(pay_created + _update_delay(rng, p, 60, 3_600), _ANCHOR_END_S)
 
     # Credit notes fully reverse an unpaid invoice shortly after it was issued.
     reversed_rows = np.flatnonzero(reversed_)
     r = len(reversed_rows)
     refund_day = np.minimum(inv_day[reversed_rows] + rng.integers(1, 21, r), _ANCHOR_DAY)
-    refund_created = np.minimum(refund_day * _DAY + rng.integers(8 * 3_600, 19 * 3_600, r), _LAST_CREATE_S)
+    refund_created = np.minimum(
+        refund_day * _DAY + rng.integers(8 * 3_600, 19 * 3_600, r), _LAST_CREATE_S
+    )
 
     drafted_at = orders.date_order_s[source] + rng.integers(0, 5 * _DAY, m)
     issued_at = inv_day * _DAY + rng.integers(8 * 3_600, 19 * 3_600, m) + _late_delay(rng, m)
@@ -562,7 +600,14 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
         "written": np.concatenate([inv_written, refund_written]),
     }
 
-    def build_moves(rows: IntArray, states: StrArray, payment_states: StrArray, seq: IntArray, resid: IntArray, written_at: IntArray) -> pa.Table:
+    def build_moves(
+        rows: IntArray,
+        states: StrArray,
+        payment_states: StrArray,
+        seq: IntArray,
+        resid: IntArray,
+        written_at: IntArray,
+    ) -> pa.Table:
         return pa.table(
             {
                 "id": pa.array(moves["id"][rows]),
@@ -570,8 +615,12 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
                 "move_type": _strings(moves["move_type"][rows]),
                 "partner_id": pa.array(moves["partner_id"][rows]),
                 "order_id": pa.array(moves["order_id"][rows]),
-                "invoice_date": _days_to_dates(moves["invoice_day"][rows], moves["date_missing"][rows]),
-                "invoice_date_due": _days_to_dates(moves["due_day"][rows], moves["due_missing"][rows]),
+                "invoice_date": _days_to_dates(
+                    moves["invoice_day"][rows], moves["date_missing"][rows]
+                ),
+                "invoice_date_due": _days_to_dates(
+                    moves["due_day"][rows], moves["due_missing"][rows]
+                ),
                 "state": _strings(states),
                 "payment_state": _strings(payment_states),
                 "amount_untaxed_cents": pa.array(moves["untaxed"][rows]),
@@ -585,7 +634,12 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
 
     every_move = np.arange(m + r, dtype=np.int64)
     final_moves = build_moves(
-        every_move, moves["state"], moves["payment_state"], moves["sequence"], moves["residual"], moves["written"]
+        every_move,
+        moves["state"],
+        moves["payment_state"],
+        moves["sequence"],
+        moves["residual"],
+        moves["written"],
     )
     # Stale copies of posted invoices: a settled one as it was before its payment, an
     # unpaid one as the unnumbered draft it was before posting.
@@ -607,7 +661,9 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
     posted_in_order = by_payment_creation[posted_payments[by_payment_creation]]
     pay_sequence[posted_in_order] = np.arange(1, len(posted_in_order) + 1)
 
-    def build_payments(rows: IntArray, states: StrArray, seq: IntArray, written_at: IntArray) -> pa.Table:
+    def build_payments(
+        rows: IntArray, states: StrArray, seq: IntArray, written_at: IntArray
+    ) -> pa.Table:
         return pa.table(
             {
                 "id": pa.array(payment_id[rows]),
@@ -627,7 +683,10 @@ def _invoicing(rng: np.random.Generator, orders: _Orders) -> tuple[pa.Table, pa.
     # Stale copies of posted payments: the unnumbered draft they were before posting.
     stale_pay = _duplicate_rows(rng, posted_payments)
     stale_payments = build_payments(
-        stale_pay, np.full(len(stale_pay), "draft"), np.zeros(len(stale_pay), dtype=np.int64), pay_created[stale_pay]
+        stale_pay,
+        np.full(len(stale_pay), "draft"),
+        np.zeros(len(stale_pay), dtype=np.int64),
+        pay_created[stale_pay],
     )
     return _stack(final_moves, stale_moves), _stack(final_payments, stale_payments)
 

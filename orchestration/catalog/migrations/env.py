@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import context
 
 from orchestration.catalog.models import Base
+from orchestration.catalog.store import database_url
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,7 +23,9 @@ target_metadata = Base.metadata
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get("SPYNE_CATALOG_URL", "")
     if not url:
-        raise RuntimeError("set SPYNE_CATALOG_URL (or sqlalchemy.url) to the catalog's database URL")
+        raise RuntimeError(
+            "set SPYNE_CATALOG_URL (or sqlalchemy.url) to the catalog's database URL"
+        )
     return url
 
 
@@ -39,7 +42,7 @@ def _run(connection: sa.Connection) -> None:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=_url(),
+        url=database_url(_url()),
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
@@ -53,7 +56,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = sa.create_engine(_url(), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(database_url(_url()), poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
             _run(conn)

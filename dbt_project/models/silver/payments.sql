@@ -1,0 +1,34 @@
+with
+
+account_payment as (
+
+    select * from {{ source('bronze', 'account_payment') }}
+
+),
+
+latest as (
+
+    select *
+    from account_payment
+    qualify row_number() over (partition by id order by write_date desc) = 1
+
+),
+
+final as (
+
+    select
+        cast(id as integer) as payment_id,
+        cast(name as string) as payment_name,
+        cast(partner_id as integer) as customer_id,
+        cast(move_id as integer) as invoice_id,
+        cast(amount as numeric(18, 2)) as amount,
+        cast(date as date) as payment_date,
+        cast(payment_type as string) as payment_type,
+        cast(state as string) as state,
+        cast(create_date as timestamp) as created_at,
+        cast(write_date as timestamp) as updated_at
+    from latest
+
+)
+
+select * from final

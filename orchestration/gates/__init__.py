@@ -1,0 +1,22 @@
+"""Promotion gates: Great Expectations suites run inside DuckDB against a table's shadow version.
+
+A gate is blocking: its verdict decides whether a version may be published. Importing this
+package registers the ``duckdb_sql`` datasource type, so any GE context created afterwards
+(ephemeral or file-based) can use it.
+"""
+
+from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, DuckDBSQLDatasource
+from orchestration.gates.runner import ExpectationOutcome, GateResult, run_gate
+from orchestration.gates.suites import load_suite, suite_from_dbt_node, suite_path, write_suite
+
+__all__ = [
+    "DuckDBExecutionEngine",
+    "DuckDBSQLDatasource",
+    "ExpectationOutcome",
+    "GateResult",
+    "load_suite",
+    "run_gate",
+    "suite_from_dbt_node",
+    "suite_path",
+    "write_suite",
+]

@@ -1,0 +1,46 @@
+"""Shared fixtures: an isolated SPYNE_HOME per test, and the parsed dbt project."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SPYNE_VARS = (
+    "SPYNE_ENV",
+    "SPYNE_HOME",
+    "SPYNE_CATALOG_URL",
+    "SPYNE_WAREHOUSE_PATH",
+    "SPYNE_SOURCE_PATH",
+    "SPYNE_API_KEY",
+    "SPYNE_DAGSTER_PG_URL",
+)
+
+
+@pytest.fixture
+def spyne_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A brand-new local install in tmp_path (embedded DuckDB + SQLite)."""
+    for var in SPYNE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    home = tmp_path / "spyne_home"
+    monkeypatch.setenv("SPYNE_ENV", "local")
+    monkeypatch.setenv("SPYNE_HOME", str(home))
+    monkeypatch.setenv("SPYNE_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
+    yield home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dbt_manifest() -> None:
+    """Parse the dbt project once so Dagster definitions can load (as scripts/setup.sh does)."""
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    from dbt.cli.main import dbtRunner
+
+    os.environ.setdefault("SPYNE_WAREHOUSE_PATH", str(DBT_PROJECT_DIR / "target" / "parse.duckdb"))
+    result = dbtRunner().invoke(
+        ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    )
+    assert result.success, result.exception

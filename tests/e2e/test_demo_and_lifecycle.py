@@ -1,0 +1,192 @@
+"""End to end on real DuckDB + dbt + Dagster + GE: the demo, then the lifecycle around it."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from policies.errors import ModeRefused, SpyneError
+from policies.lifecycle import TableState
+from policies.naming import parse_table_ref
+from policies.roles import Role
+
+pytestmark = pytest.mark.slow
+
+
+def _view_hash(warehouse: Path, canonical: str) -> tuple[int, int]:
+    layer, name = canonical.split(".")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{layer}"."{name}" t'
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _version_hash(warehouse: Path, canonical: str, version: int) -> tuple[int, int]:
+    layer, name = canonical.split(".")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        row = con.execute(
+            f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{layer}__shadow"."{name}__v{version}" t'
+        ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def test_demo_builds_every_layer_and_gold_reconciles(spyne_home: Path) -> None:
+    from orchestration.demo import run_demo
+    from orchestration.runtime import runtime
+    from orchestration.sample.reconcile import source_metrics
+
+    report = run_demo(lines=1500, seed=7, instance=DagsterInstance.ephemeral())
+    assert report.ok, [(layer.layer, layer.blocked) for layer in report.layers]
+    assert [layer.layer for layer in report.layers][:2] == ["bronze", "silver"]
+    assert report.layers[-1].layer == "gold"
+    assert {"gold.customer_revenue", "gold.daily_sales", "gold.open_invoices"} <= set(report.layers[-1].tables)
+
+    rt = runtime()
+    expected = source_metrics(rt.source_path)
+    with duckdb.connect(str(rt.warehouse.path), read_only=True) as con:
+        invoiced = con.execute("select sum(invoiced_revenue) from gold.customer_revenue").fetchone()[0]
+        residual = con.execute("select sum(amount_residual) from gold.open_invoices").fetchone()[0]
+        orders = con.execute("select sum(orders) from gold.daily_sales").fetchone()[0]
+    assert Decimal(invoiced) == Decimal(expected["invoiced_revenue"])
+    assert Decimal(residual) == Decimal(expected["open_residual"])
+    assert int(orders) == int(expected["confirmed_orders"])
+
+    # every table was promoted by the admin, audited, and the ingestion mode change too
+    actions = [(e.actor, e.action, e.outcome) for e in rt.catalog.list_audit(limit=500)]
+    assert ("local-admin", "promote", "allowed") in actions
+    assert any(a[1] == "set_mode" for a in actions)
+    assert any(a[1] == "gate_decision" for a in actions)
+
+
+def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None:
+    from orchestration.definitions import defs
+    from orchestration.demo import run_demo
+    from orchestration.identity import current_principal, local_admin_key_file
+    from orchestration.runtime import runtime
+
+    instance = DagsterInstance.ephemeral()
+    assert run_demo(lines=600, seed=3, instance=instance).ok
+    rt = runtime()
+    admin = current_principal(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
+    table = "bronze.res_partner"
+    v1 = rt.catalog.get_table(table).active_version
+    assert v1 == 1
+    hash_v1 = _view_hash(rt.warehouse.path, table)
+
+    bronze_job = defs.resolve_job_def("bronze_layer")
+
+    # 1. the ERP sends a partner without an id: the gate fails and the ACTIVE view is untouched
+    with duckdb.connect(str(rt.source_path)) as con:
+        con.execute("insert into res_partner (id, name) values (null, 'broken partner')")
+    result = bronze_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert not result.success
+    v2 = rt.service().newest_version(table)
+    assert v2.version == 2 and v2.gate_status == "failed"
+    assert rt.catalog.get_table(table).active_version == 1
+    assert rt.warehouse.view_version(parse_table_ref(table)) == 1
+    assert _view_hash(rt.warehouse.path, table) == hash_v1, "a shadow build must never be visible through the canonical name"
+    with pytest.raises(SpyneError) as refused:
+        rt.service().promote(admin, table, 2)
+    assert refused.value.code == "gate_failed"
+
+    # 2. the source is fixed: the next build passes its gates and publishes automatically (table is ACTIVE)
+    with duckdb.connect(str(rt.source_path)) as con:
+        con.execute("delete from res_partner where id is null")
+        con.execute("update res_partner set name = name || ' (renamed)' where id = (select min(id) from res_partner)")
+    result = bronze_job.execute_in_process(instance=instance, raise_on_error=False)
+    assert result.success
+    info = rt.catalog.get_table(table)
+    assert info.active_version == 3 and info.state == TableState.ACTIVE.value
+    assert _view_hash(rt.warehouse.path, table) == _version_hash(rt.warehouse.path, table, 3)
+    assert _view_hash(rt.warehouse.path, table) != hash_v1
+
+    # 3. rollback restores the previous version's exact content (hash recorded at build time too)
+    plan = rt.service().rollback(admin, table)
+    assert (plan.from_version, plan.to_version) == (3, 1)
+    assert _view_hash(rt.warehouse.path, table) == hash_v1
+    assert rt.catalog.get_version(table, 1).content_hash == rt.warehouse.manifest(
+        parse_table_ref(table), 1
+    ).content_hash
+
+    # 4. deprecate hides the canonical view; restore brings it back on the same version
+    rt.service().deprecate(admin, table, "superseded by a contract change")
+    with duckdb.connect(str(rt.warehouse.path), read_only=True) as con, pytest.raises(duckdb.CatalogException):
+        con.execute("select * from bronze.res_partner")
+    rt.service().restore(admin, table)
+    assert _view_hash(rt.warehouse.path, table) == hash_v1
+
+    # 5. a non-admin cannot promote, and the refusal is audited
+    engineer, _ = rt.catalog.create_principal("erin", Role.ENGINEER, created_by=admin.name)
+    with pytest.raises(SpyneError) as denied:
+        rt.service().promote(engineer, table, 3)
+    assert denied.value.code == "permission_denied" and denied.value.details["required_role"] == "admin"
+    assert any(e.actor == "erin" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=50))
+
+
+def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: Path) -> None:
+    from orchestration.demo import run_demo
+    from orchestration.identity import current_principal, local_admin_key_file
+    from orchestration.runtime import runtime
+
+    instance = DagsterInstance.ephemeral()
+    assert run_demo(lines=300, seed=5, instance=instance).ok
+    rt = runtime()
+    admin1 = current_principal(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
+    admin2, _ = rt.catalog.create_principal("second-admin", Role.ADMIN, created_by=admin1.name)
+    table = "gold.daily_sales"
+    ref = parse_table_ref(table)
+    # two more retained versions of the same table, both passing their gates
+    from orchestration.definitions import defs
+
+    job = defs.resolve_job_def("gold_layer")
+    for _ in range(2):
+        assert job.execute_in_process(instance=instance, raise_on_error=False).success
+    versions = [v.version for v in rt.catalog.list_versions(table)]
+    assert len(versions) >= 3
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def promote(who, version) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            rt.service().promote(who, table, version)
+        except SpyneError as e:  # e.g. already active: a clean refusal is fine
+            errors.append(e)
+
+    threads = [threading.Thread(target=promote, args=(admin1, versions[0])), threading.Thread(target=promote, args=(admin2, versions[1]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = rt.catalog.get_table(table)
+    assert rt.warehouse.view_version(ref) == final.active_version
+    history = rt.catalog.history(table)
+    assert history[-1].to_version == final.active_version
+    assert all(isinstance(e, SpyneError) for e in errors)
+
+
+def test_read_only_mode_blocks_ingestion(spyne_home: Path) -> None:
+    from orchestration.definitions import defs
+    from orchestration.runtime import runtime
+    from orchestration.sample.generator import generate
+
+    rt = runtime()
+    generate(rt.source_path, lines=100, seed=1)
+    assert rt.catalog.current_mode().mode == "READ_ONLY"
+    result = defs.resolve_job_def("bronze_layer").execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert "mode_refused" in str(failure.event_specific_data.error.message if failure.event_specific_data.error else failure)
+    assert rt.catalog.list_tables() == [] or all(not rt.catalog.list_versions(t.name) for t in rt.catalog.list_tables())
+    assert any(e.action == "ingest" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=20))
+    with pytest.raises(ModeRefused):
+        rt.service().ingest(parse_table_ref("bronze.res_partner"), rt.source_path, "res_partner", None)

@@ -1,0 +1,78 @@
+"""The CLI: help, identity refusals, mode changes, and typed errors with non-zero exits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from orchestration.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["tables"], ["mode"], ["auth"], ["sample"], ["gates"], ["tables", "promote", "--help"], ["demo", "--help"]],
+)
+def test_help_works(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"] if "--help" not in args else args)
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_identity_roles_and_modes(spyne_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # no key at all
+    result = runner.invoke(app, ["mode", "show"])
+    assert result.exit_code == 1
+    assert "authentication_required" in result.output and "SPYNE_API_KEY" in result.output
+
+    # bootstrap the first admin, once
+    result = runner.invoke(app, ["auth", "bootstrap", "--name", "alice"])
+    assert result.exit_code == 0, result.output
+    key = result.output.split("SPYNE_API_KEY=")[1].split()[0]
+    assert runner.invoke(app, ["auth", "bootstrap", "--name", "mallory"]).exit_code == 1
+
+    # a bad key
+    monkeypatch.setenv("SPYNE_API_KEY", "spy_not-a-real-key")
+    result = runner.invoke(app, ["mode", "show"])
+    assert result.exit_code == 1 and "authentication_required" in result.output
+
+    monkeypatch.setenv("SPYNE_API_KEY", key)
+    result = runner.invoke(app, ["mode", "show", "--json"])
+    assert result.exit_code == 0 and '"READ_ONLY"' in result.output
+
+    result = runner.invoke(app, ["auth", "create-key", "vic", "--role", "viewer"])
+    assert result.exit_code == 0, result.output
+    viewer_key = result.output.split("SPYNE_API_KEY=")[1].split()[0]
+
+    # a too-weak role: the refusal names the role needed, and is audited
+    monkeypatch.setenv("SPYNE_API_KEY", viewer_key)
+    result = runner.invoke(app, ["mode", "set", "INGESTION_READY"])
+    assert result.exit_code == 1
+    assert "permission_denied" in result.output and "admin" in result.output
+
+    monkeypatch.setenv("SPYNE_API_KEY", key)
+    result = runner.invoke(app, ["mode", "set", "INGESTION_READY", "--reason", "load erp"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["mode", "set", "SOMETIMES"])
+    assert result.exit_code == 1 and "mode_refused" in result.output
+
+    result = runner.invoke(app, ["audit", "--json", "--limit", "20"])
+    assert result.exit_code == 0
+    assert '"refused"' in result.output and '"set_mode"' in result.output
+
+    # unknown table and malformed names are typed errors too
+    result = runner.invoke(app, ["tables", "promote", "silver.nope"])
+    assert result.exit_code == 1 and "not_found" in result.output
+    result = runner.invoke(app, ["tables", "promote", "nolayer"])
+    assert result.exit_code == 1 and "validation_failed" in result.output
+
+
+def test_bad_environment_fails_at_start(monkeypatch: pytest.MonkeyPatch, spyne_home: Path) -> None:
+    monkeypatch.setenv("SPYNE_ENV", "staging")
+    monkeypatch.setenv("SPYNE_API_KEY", "x")
+    result = runner.invoke(app, ["mode", "show"])
+    assert result.exit_code == 1
+    assert "config_invalid" in result.output and "local, ci, prod" in result.output
