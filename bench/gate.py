@@ -57,8 +57,12 @@ def build_table(path: Path, rows: int) -> None:
         """,
         read="duckdb",
     )
-    create_schema = exp.Create(this=exp.Table(this=exp.to_identifier(SCHEMA, quoted=True)), kind="SCHEMA")
-    create_table = exp.Create(this=exp.table_(TABLE, db=SCHEMA, quoted=True), kind="TABLE", expression=body)
+    create_schema = exp.Create(
+        this=exp.Table(this=exp.to_identifier(SCHEMA, quoted=True)), kind="SCHEMA"
+    )
+    create_table = exp.Create(
+        this=exp.table_(TABLE, db=SCHEMA, quoted=True), kind="TABLE", expression=body
+    )
     connection = duckdb.connect(str(path))
     try:
         connection.execute(create_schema.sql(dialect="duckdb"))
@@ -76,7 +80,11 @@ def standard_suite(*, stock_uniqueness: bool = False) -> ExpectationSuite:
         "fqn": ["spyne", "silver", "orders"],
         "columns": {
             "id": {"name": "id", "data_type": "bigint", "data_tests": ["not_null", "unique"]},
-            "customer_id": {"name": "customer_id", "data_type": "bigint", "data_tests": ["not_null"]},
+            "customer_id": {
+                "name": "customer_id",
+                "data_type": "bigint",
+                "data_tests": ["not_null"],
+            },
             "amount": {"name": "amount", "data_type": "decimal(18,2)"},
             "status": {
                 "name": "status",
@@ -94,7 +102,9 @@ def standard_suite(*, stock_uniqueness: bool = False) -> ExpectationSuite:
         for e in generated.expectations
     ]
     expectations.append(
-        gxe.ExpectColumnValuesToBeBetween(column="amount", min_value=AMOUNT_MIN, max_value=AMOUNT_MAX)
+        gxe.ExpectColumnValuesToBeBetween(
+            column="amount", min_value=AMOUNT_MIN, max_value=AMOUNT_MAX
+        )
     )
     return ExpectationSuite(name=generated.name, expectations=expectations, meta=generated.meta)
 
@@ -107,9 +117,7 @@ def scan_sql() -> str:
         return exp.column(name, quoted=True)
 
     def count_where(condition: exp.Expression) -> exp.Expression:
-        return exp.Filter(
-            this=exp.Count(this=exp.Star()), expression=exp.Where(this=condition)
-        )
+        return exp.Filter(this=exp.Count(this=exp.Star()), expression=exp.Where(this=condition))
 
     columns = (
         exp.select(exp.func("LIST", exp.column("column_name")))
@@ -179,7 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--runs", type=int, default=5, help="timed runs per variant (median)")
-    parser.add_argument("--skip-stock", action="store_true", help="skip the stock-uniqueness reference")
+    parser.add_argument(
+        "--skip-stock", action="store_true", help="skip the stock-uniqueness reference"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="spyne-bench-gate-") as tmp:
@@ -195,36 +205,50 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise SystemExit(f"benchmark suite failed unexpectedly: {result.message}")
             return result
 
-        gate(suite)  # warm-up: imports, OS page cache
+        with StatementCounter() as counter:
+            gate(suite)  # warm-up (imports, OS page cache), counting GE's statements
+        statements = counter.count
         hand_scan(path, sql)
         ge_times: list[float] = []
         scan_times: list[float] = []
-        with StatementCounter() as counter:
-            for _ in range(args.runs):
-                ge_times.append(timed(lambda: gate(suite))[0])
-                scan_times.append(timed(lambda: hand_scan(path, sql))[0])
-        statements = counter.count // max(args.runs, 1)
         stock_times: list[float] = []
-        if not args.skip_stock:
-            stock_times = [timed(lambda: gate(stock_suite))[0] for _ in range(args.runs)]
-        docs_times = [timed(lambda: gate(suite, Path(tmp) / "docs"))[0] for _ in range(max(1, args.runs // 2))]
+        docs_times: list[float] = []
+        # Variants alternate within each round so a noisy neighbour slows all of them alike.
+        for _ in range(args.runs):
+            ge_times.append(timed(lambda: gate(suite))[0])
+            scan_times.append(timed(lambda: hand_scan(path, sql))[0])
+            if not args.skip_stock:
+                stock_times.append(timed(lambda: gate(stock_suite))[0])
+            docs_times.append(timed(lambda: gate(suite, Path(tmp) / "docs"))[0])
 
     ge = statistics.median(ge_times)
     scan = statistics.median(scan_times)
     ratio = ge / scan
     rows: list[tuple[str, str, str]] = [
         ("table build (once)", f"{build_seconds:.3f}", ""),
-        (f"GE suite, {len(suite.expectations)} expectations ({statements} SQL statements)", f"{ge:.3f}", f"{ratio:.2f}x"),
+        (
+            f"GE suite, {len(suite.expectations)} expectations ({statements} SQL statements)",
+            f"{ge:.3f}",
+            f"{ratio:.2f}x",
+        ),
         ("hand-written aggregate scan (1 statement)", f"{scan:.3f}", "1.00x"),
     ]
     if stock_times:
         stock = statistics.median(stock_times)
-        rows.append(("  reference: stock expect_column_values_to_be_unique", f"{stock:.3f}", f"{stock / scan:.2f}x"))
+        rows.append(
+            (
+                "  reference: stock expect_column_values_to_be_unique",
+                f"{stock:.3f}",
+                f"{stock / scan:.2f}x",
+            )
+        )
     docs = statistics.median(docs_times)
     rows.append(("  reference: GE suite + Data Docs build", f"{docs:.3f}", f"{docs / scan:.2f}x"))
 
     width = max(len(r[0]) for r in rows)
-    print(f"gate benchmark: {args.rows:,} rows, median of {args.runs} runs, target <= {TARGET:.1f}x")
+    print(
+        f"gate benchmark: {args.rows:,} rows, median of {args.runs} runs, target <= {TARGET:.1f}x"
+    )
     print(f"{'variant'.ljust(width)}  {'seconds':>8}  {'vs scan':>8}")
     for label, seconds, relative in rows:
         print(f"{label.ljust(width)}  {seconds:>8}  {relative:>8}")

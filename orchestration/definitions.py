@@ -13,7 +13,7 @@ from dagster import (
 from dagster_dbt import DbtCliResource
 
 from orchestration.assets.layers import all_layer_definitions
-from orchestration.assets.project import bronze_tables, dbt_project, model_refs
+from orchestration.assets.project import bronze_tables, dbt_executable, dbt_project, model_refs
 from orchestration.assets.resources import SpyneResource
 from policies.naming import Layer
 
@@ -47,7 +47,7 @@ defs = Definitions(
     jobs=[spyne_job, *layer_jobs],
     schedules=[daily],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project()),
+        "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
         "spyne": SpyneResource(),
     },
     # DuckDB allows one writer process at a time: run a job's steps in one process.

@@ -1,7 +1,8 @@
 {#-
   Downstream models and every query see a model only through its canonical view.
-  Data tests are different: they gate the build that was just made, so inside a
-  test a ref() to a versioned model resolves to that model's newest shadow version.
+  Data tests are different: they gate the build that was just made, so inside a test a
+  ref() to a model built in this same invocation resolves to that build's shadow version.
+  Models not built in this invocation (another layer) stay on their canonical view.
 -#}
 {% macro ref() %}
   {%- set rel = builtins.ref(*varargs, **kwargs) -%}
@@ -11,9 +12,11 @@
     {%- if allocated -%}
       {{ return(spyne_version_relation(rel.database, rel.schema, rel.identifier, allocated | int)) }}
     {%- endif -%}
-    {%- set versions = spyne_existing_versions(rel.database, rel.schema, rel.identifier) -%}
-    {%- if versions -%}
-      {{ return(spyne_version_relation(rel.database, rel.schema, rel.identifier, versions | last)) }}
+    {%- if ('model.' ~ project_name ~ '.' ~ rel.identifier) in (selected_resources or []) -%}
+      {%- set versions = spyne_existing_versions(rel.database, rel.schema, rel.identifier) -%}
+      {%- if versions -%}
+        {{ return(spyne_version_relation(rel.database, rel.schema, rel.identifier, versions | last)) }}
+      {%- endif -%}
     {%- endif -%}
   {%- endif -%}
   {{ return(rel) }}

@@ -17,8 +17,10 @@
   {%- set versions = [] -%}
   {%- if adapter.check_schema_exists(database, shadow.schema) -%}
     {%- set pattern = modules.re.compile('^' ~ identifier ~ '__v([1-9][0-9]*)$') -%}
-    {%- for rel in adapter.list_relations_without_caching(shadow) -%}
-      {%- set m = pattern.match(rel.identifier) -%}
+    {#- the dispatched global macro: an agate table on DuckDB, relations on BigQuery -#}
+    {%- for rel in list_relations_without_caching(shadow) -%}
+      {%- set name = rel.identifier if rel.identifier is defined else rel['name'] -%}
+      {%- set m = pattern.match(name) -%}
       {%- if m -%}{%- do versions.append(m.group(1) | int) -%}{%- endif -%}
     {%- endfor -%}
   {%- endif -%}
@@ -52,3 +54,13 @@
 
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
+
+{#- Created once per invocation, before threads start: concurrent CREATE SCHEMA conflicts on DuckDB. -#}
+{% macro spyne_create_layer_schemas() -%}
+  {%- if execute -%}
+    {%- for layer in ['silver', 'joins', 'gold'] -%}
+      {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=layer)) -%}
+      {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=spyne_shadow_schema(layer))) -%}
+    {%- endfor -%}
+  {%- endif -%}
+{%- endmacro %}

@@ -5,7 +5,6 @@ build, gated by blocking checks) and ``<layer>/<table>`` (the canonical view; ma
 is a publish: an O(1) view swap, only when the publish policy allows it).
 """
 
-from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
@@ -117,7 +116,7 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         refs = [ref_for_key(k) for k in context.selected_asset_keys]
         versions = {ref.canonical: svc.allocate_version(ref) for ref in refs}
         invocation = dbt.cli(
-            ["build", "--vars", json.dumps({"spyne_versions": versions})], context=context, raise_on_error=False
+            ["build", "--indirect-selection", "cautious", "--vars", json.dumps({"spyne_versions": versions})], context=context, raise_on_error=False
         )
         # dbt holds the DuckDB file for the whole invocation: buffer, then register versions.
         events = list(invocation.stream())

@@ -10,9 +10,11 @@ READ_ONLY source table they are landed from.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetCheckSpec, AssetDep, AssetKey, AssetSpec
@@ -30,6 +32,12 @@ def _settings_target() -> str:
     s = load_settings()
     export_dbt_env(s)
     return s.dbt_target
+
+
+def dbt_executable() -> str:
+    """The dbt next to this interpreter (the venv), so PATH does not decide which dbt runs."""
+    local = Path(sys.executable).parent / "dbt"
+    return str(local) if local.exists() else "dbt"
 
 
 @lru_cache(maxsize=1)

@@ -899,7 +899,8 @@ class Catalog:
         if state is not None:
             stmt = stmt.where(TableRow.state == state.value)
         with self._session(write=False) as s:
-            return [_table_info(row, int(n)) for row, n in s.execute(stmt).tuples().all()]
+            result: list[tuple[TableRow, int]] = [(r[0], r[1]) for r in s.execute(stmt)]
+            return [_table_info(row, int(n)) for row, n in result]
 
     def set_auto_publish(
         self, name: str | TableRef, auto_publish: bool | None, actor: str

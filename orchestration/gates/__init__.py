@@ -7,7 +7,13 @@ package registers the ``duckdb_sql`` datasource type, so any GE context created 
 
 from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, DuckDBSQLDatasource
 from orchestration.gates.runner import ExpectationOutcome, GateResult, run_gate
-from orchestration.gates.suites import load_suite, suite_from_dbt_node, suite_path, write_suite
+from orchestration.gates.suites import (
+    load_suite,
+    merge_suites,
+    suite_from_dbt_node,
+    suite_path,
+    write_suite,
+)
 
 __all__ = [
     "DuckDBExecutionEngine",
@@ -15,6 +21,7 @@ __all__ = [
     "ExpectationOutcome",
     "GateResult",
     "load_suite",
+    "merge_suites",
     "run_gate",
     "suite_from_dbt_node",
     "suite_path",

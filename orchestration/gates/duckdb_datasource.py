@@ -24,6 +24,7 @@ add_duckdb_sql``); import it before ``gx.get_context()`` so a file-based context
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,9 @@ def duckdb_url(path: Path) -> str:
 
 def use_schema_statement(schema: str) -> str:
     """``USE "<schema>"`` with the name quoted by sqlglot, never spliced in as text."""
-    return exp.Use(this=exp.Table(this=exp.to_identifier(schema, quoted=True))).sql(dialect="duckdb")
+    return exp.Use(this=exp.Table(this=exp.to_identifier(schema, quoted=True))).sql(
+        dialect="duckdb"
+    )
 
 
 def create_duckdb_engine(
@@ -120,9 +123,7 @@ class DuckDBExecutionEngine(SqlAlchemyExecutionEngine):
         with self.engine.connect() as connection:
             yield connection
 
-    def execute_query(
-        self, query: sa.sql.Selectable | sa.TextClause
-    ) -> sa.CursorResult[Any]:
+    def execute_query(self, query: sa.sql.Selectable | sa.TextClause) -> sa.CursorResult[Any]:
         with self.get_connection() as connection:
             try:
                 result = self._execute_query_with_recovery(connection, query)
@@ -150,7 +151,8 @@ class DuckDBSQLDatasource(SQLDatasource):
     default_schema: str | None = None
 
     @property
-    def execution_engine_type(self) -> type[SqlAlchemyExecutionEngine]:
+    def execution_engine_type(self) -> builtins.type[SqlAlchemyExecutionEngine]:
+        # builtins.type: inside this class body, `type` is the pydantic field above.
         return DuckDBExecutionEngine
 
     @property
@@ -159,7 +161,11 @@ class DuckDBSQLDatasource(SQLDatasource):
 
     def _create_engine(self) -> sa.Engine:
         # Same config substitution as SQLDatasource._create_engine, with our pool and schema.
-        model = self.dict(exclude=self._get_exec_engine_excludes(), config_provider=self._config_provider)
+        model = self.dict(
+            exclude=self._get_exec_engine_excludes(), config_provider=self._config_provider
+        )
         return create_duckdb_engine(
-            str(model["connection_string"]), model.get("default_schema"), **dict(model.get("kwargs") or {})
+            str(model["connection_string"]),
+            model.get("default_schema"),
+            **dict(model.get("kwargs") or {}),
         )

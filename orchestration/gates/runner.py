@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import logging
 import math
 import time
 import uuid
@@ -21,7 +22,7 @@ from typing import Any, cast
 
 import great_expectations as gx
 import sqlalchemy as sa
-from great_expectations.checkpoint import Checkpoint, UpdateDataDocsAction
+from great_expectations.checkpoint import Checkpoint
 from great_expectations.core.expectation_suite import ExpectationSuite
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
@@ -29,10 +30,13 @@ from great_expectations.core.expectation_validation_result import (
 )
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
+from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 from sqlglot import exp
 
 from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, duckdb_url
 from orchestration.gates.suites import is_uniqueness_check
+
+logger = logging.getLogger(__name__)
 
 DATA_DOCS_SITE = "spyne_gates"
 RESULT_FORMAT = "SUMMARY"
@@ -146,7 +150,9 @@ def run_gate(
     except _GateRefused as refusal:
         return failed(str(refusal))
     except Exception as exc:  # any GE or DuckDB error is a failed gate, by design
-        return failed(f"gate on {schema}.{table} could not run: {type(exc).__name__}: {_first_line(exc)}")
+        return failed(
+            f"gate on {schema}.{table} could not run: {type(exc).__name__}: {_first_line(exc)}"
+        )
     failed_count = sum(1 for o in outcomes if not o.success)
     return GateResult(
         success=not any(o.blocking for o in outcomes),
@@ -181,38 +187,60 @@ def _validate(
     try:
         with engine.single_connection() as connection:
             if not _table_exists(connection, schema, table):
-                raise _GateRefused(f"table {schema}.{table} does not exist in {warehouse_path.name}")
+                raise _GateRefused(
+                    f"table {schema}.{table} does not exist in {warehouse_path.name}"
+                )
             asset = datasource.add_table_asset(name=f"{schema}.{table}", table_name=table)
             batch_definition = asset.add_batch_definition_whole_table("whole_table")
             gx_suite = context.suites.add(_detached_copy(suite))
             definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=f"{schema}.{table}", data=batch_definition, suite=gx_suite)
+                gx.ValidationDefinition(
+                    name=f"{schema}.{table}", data=batch_definition, suite=gx_suite
+                )
             )
-            actions = [] if data_docs_dir is None else [UpdateDataDocsAction(name="docs", site_names=[DATA_DOCS_SITE])]
             checkpoint = context.checkpoints.add(
                 Checkpoint(
                     name=f"gate {schema}.{table}",
                     validation_definitions=[definition],
-                    actions=actions,
                     result_format={"result_format": RESULT_FORMAT},
                 )
             )
             run = checkpoint.run()
-            suite_results = list(run.run_results.values())
-            if len(suite_results) != 1:
-                raise _GateRefused(f"expected one validation result, GE returned {len(suite_results)}")
+            if len(run.run_results) != 1:
+                raise _GateRefused(
+                    f"expected one validation result, GE returned {len(run.run_results)}"
+                )
+            ((result_id, suite_result),) = run.run_results.items()
             results = sorted(
-                cast(ExpectationSuiteValidationResult, suite_results[0]).results,
+                cast(ExpectationSuiteValidationResult, suite_result).results,
                 key=_suite_order(suite),
             )
-            outcomes = [_with_duplicate_count(connection, schema, table, r, _outcome(r)) for r in results]
+            outcomes = [
+                _with_duplicate_count(connection, schema, table, r, _outcome(r)) for r in results
+            ]
     finally:
         engine.engine.dispose()
     docs_index = None
     if data_docs_dir is not None:
-        index = Path(data_docs_dir) / "site" / "index.html"
-        docs_index = str(index) if index.is_file() else None
+        # Rendered after the connection is closed: the warehouse is not locked for HTML.
+        docs_index = _build_data_docs(context, Path(data_docs_dir), result_id, gx_suite.name)
     return outcomes, docs_index
+
+
+def _build_data_docs(
+    context: AbstractDataContext, data_docs_dir: Path, result_id: Any, suite_name: str
+) -> str | None:
+    """Render this run's page and the index; a rendering failure never changes the verdict."""
+    try:
+        context.build_data_docs(
+            site_names=[DATA_DOCS_SITE],
+            resource_identifiers=[result_id, ExpectationSuiteIdentifier(name=suite_name)],
+        )
+    except Exception:
+        logger.exception("building Data Docs in %s failed; the gate verdict stands", data_docs_dir)
+        return None
+    index = data_docs_dir / "site" / "index.html"
+    return str(index) if index.is_file() else None
 
 
 def _context(data_docs_dir: Path | None) -> AbstractDataContext:
@@ -224,9 +252,15 @@ def _context(data_docs_dir: Path | None) -> AbstractDataContext:
     in_memory = {"class_name": "InMemoryStoreBackend"}
     stores: dict[str, Any] = {
         "expectations_store": {"class_name": "ExpectationsStore", "store_backend": in_memory},
-        "validation_results_store": {"class_name": "ValidationResultsStore", "store_backend": in_memory},
+        "validation_results_store": {
+            "class_name": "ValidationResultsStore",
+            "store_backend": in_memory,
+        },
         "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": in_memory},
-        "validation_definition_store": {"class_name": "ValidationDefinitionStore", "store_backend": in_memory},
+        "validation_definition_store": {
+            "class_name": "ValidationDefinitionStore",
+            "store_backend": in_memory,
+        },
     }
     sites: dict[str, Any] = {}
     if data_docs_dir is not None:
@@ -238,7 +272,10 @@ def _context(data_docs_dir: Path | None) -> AbstractDataContext:
         sites[DATA_DOCS_SITE] = {
             "class_name": "SiteBuilder",
             "show_how_to_buttons": False,
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(root / "site")},
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(root / "site"),
+            },
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         }
     config = DataContextConfig(
@@ -255,7 +292,7 @@ def _context(data_docs_dir: Path | None) -> AbstractDataContext:
 
 def _detached_copy(suite: ExpectationSuite) -> ExpectationSuite:
     """A copy the context may bind and stamp ids on, leaving the caller's suite reusable."""
-    document = suite.to_json_dict()
+    document = cast("dict[str, Any]", suite.to_json_dict())
     document.pop("id", None)
     for expectation in document.get("expectations", []):
         expectation.pop("id", None)
@@ -285,7 +322,8 @@ def _suite_order(suite: ExpectationSuite) -> Callable[[ExpectationValidationResu
 
 def _table_exists(connection: sa.Connection, schema: str, table: str) -> bool:
     count = connection.exec_driver_sql(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        "SELECT count(*) FROM information_schema.tables"
+        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
         (schema, table),
     ).scalar()
     return bool(count)
@@ -329,7 +367,9 @@ def _with_duplicate_count(
     if outcome.message is not None:
         return outcome
     try:
-        duplicates = connection.exec_driver_sql(duplicate_rows_sql(schema, table, outcome.column)).scalar()
+        duplicates = connection.exec_driver_sql(
+            duplicate_rows_sql(schema, table, outcome.column)
+        ).scalar()
     except sa.exc.DBAPIError:
         connection.rollback()
         return outcome
@@ -376,7 +416,7 @@ def _failure_summary(outcomes: Sequence[ExpectationOutcome]) -> str:
         target = f"{o.column}: " if o.column else ""
         if o.message:
             detail = o.message
-        elif o.unexpected_count is not None:
+        elif o.unexpected_count:
             detail = f"{o.unexpected_count} unexpected rows"
         else:
             detail = f"observed {_json_safe(o.observed_value)!r}"

@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import great_expectations.expectations as gxe
 from great_expectations.core.expectation_suite import ExpectationSuite
@@ -30,6 +30,8 @@ from policies.errors import ValidationFailed
 from policies.naming import parse_layer, validate_identifier
 
 UNIQUENESS_EXPECTATION = "expect_column_proportion_of_unique_values_to_be_between"
+# Expectation meta key marking what generation owns; refresh replaces only those.
+GENERATED = "generated"
 _SEVERITIES = {"error": "critical", "warn": "warning"}
 
 
@@ -68,7 +70,7 @@ def load_suite(layer: str, table: str, *, root: Path | None = None) -> Expectati
 
 def suite_document(suite: ExpectationSuite) -> dict[str, Any]:
     """The suite as stored in git: without the ids a GE store assigns, which would churn diffs."""
-    document = suite.to_json_dict()
+    document = cast("dict[str, Any]", suite.to_json_dict())
     document.pop("id", None)
     if document.get("notes") is None:
         document.pop("notes", None)
@@ -80,7 +82,9 @@ def suite_document(suite: ExpectationSuite) -> dict[str, Any]:
     return document
 
 
-def write_suite(layer: str, table: str, suite: ExpectationSuite, *, root: Path | None = None) -> Path:
+def write_suite(
+    layer: str, table: str, suite: ExpectationSuite, *, root: Path | None = None
+) -> Path:
     """Write pretty, key-sorted JSON atomically, so regenerating an unchanged suite is a no-op diff."""
     path = suite_path(layer, table, root=root)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +120,9 @@ def is_uniqueness_check(expectation_type: str, kwargs: Mapping[str, Any]) -> boo
     )
 
 
-def suite_from_dbt_node(node: Mapping[str, Any], tests: Sequence[Mapping[str, Any]] = ()) -> ExpectationSuite:
+def suite_from_dbt_node(
+    node: Mapping[str, Any], tests: Sequence[Mapping[str, Any]] = ()
+) -> ExpectationSuite:
     """Derive a gate suite from a dbt manifest model or source and its generic tests.
 
     ``tests`` are manifest test nodes (``test_metadata.name`` + ``kwargs``); tests written
@@ -129,9 +135,11 @@ def suite_from_dbt_node(node: Mapping[str, Any], tests: Sequence[Mapping[str, An
     name = _suite_name_for(node)
     expectations: list[gxe.Expectation] = [
         gxe.ExpectTableColumnsToMatchSet(
-            column_set=list(columns), exact_match=bool(columns), meta={"source": "dbt columns"}
+            column_set=list(columns),
+            exact_match=bool(columns),
+            meta={GENERATED: "dbt columns"},
         ),
-        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta={"source": "non-empty build"}),
+        gxe.ExpectTableRowCountToBeBetween(min_value=1, meta={GENERATED: "non-empty build"}),
     ]
     skipped: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -150,6 +158,33 @@ def suite_from_dbt_node(node: Mapping[str, Any], tests: Sequence[Mapping[str, An
     if skipped:
         meta["spyne"]["not_translated"] = sorted(skipped, key=lambda s: str(s["test"]))
     return ExpectationSuite(name=name, expectations=ordered, meta=meta)
+
+
+def merge_suites(
+    existing: ExpectationSuite | None, generated: ExpectationSuite
+) -> ExpectationSuite:
+    """Refresh a stored suite from dbt without losing what people wrote by hand.
+
+    Expectations whose meta has ``generated`` belong to generation and are replaced; all
+    others are kept. A hand-kept expectation on the same check (type and column) as a
+    generated one wins, which is how a person takes over a generated check: edit it and
+    delete its ``generated`` key.
+    """
+    if existing is None:
+        return generated
+    kept = [e for e in existing.expectations if GENERATED not in (e.configuration.meta or {})]
+    owned = {_check_key(e) for e in kept}
+    fresh = [e for e in generated.expectations if _check_key(e) not in owned]
+    meta = {**(existing.meta or {}), **(generated.meta or {})}
+    return ExpectationSuite(
+        name=existing.name or generated.name, expectations=[*fresh, *kept], meta=meta
+    )
+
+
+def _check_key(expectation: gxe.Expectation) -> tuple[str, str | None]:
+    config = expectation.configuration
+    column = config.kwargs.get("column")
+    return config.type, None if column is None else str(column)
 
 
 def _suite_name_for(node: Mapping[str, Any]) -> str:
@@ -205,15 +240,20 @@ def _expectation_for(test: Mapping[str, Any]) -> tuple[gxe.Expectation | None, s
     if config.get("enabled") is False:
         return None, "disabled in dbt"
     if namespace:
-        return None, f"package test {namespace}.{test_name} has no Great Expectations equivalent here"
+        return (
+            None,
+            f"package test {namespace}.{test_name} has no Great Expectations equivalent here",
+        )
     if config.get("where"):
         return None, "a `where` filter is not translated"
     if test_name not in {"not_null", "unique", "accepted_values"}:
         return None, f"dbt test {test_name or '?'} has no Great Expectations equivalent here"
     if not isinstance(column, str) or not column:
         return None, "no column"
-    meta = {"dbt_test": test_name}
-    severity = FailureSeverity(_SEVERITIES.get(str(config.get("severity") or "error").lower(), "critical"))
+    meta = {GENERATED: f"dbt test {test_name}"}
+    severity = FailureSeverity(
+        _SEVERITIES.get(str(config.get("severity") or "error").lower(), "critical")
+    )
     if test_name == "not_null":
         return gxe.ExpectColumnValuesToNotBeNull(column=column, meta=meta, severity=severity), ""
     if test_name == "unique":
@@ -222,7 +262,9 @@ def _expectation_for(test: Mapping[str, Any]) -> tuple[gxe.Expectation | None, s
     if not isinstance(values, list | tuple) or not values:
         return None, "accepted_values without values"
     return (
-        gxe.ExpectColumnValuesToBeInSet(column=column, value_set=list(values), meta=meta, severity=severity),
+        gxe.ExpectColumnValuesToBeInSet(
+            column=column, value_set=list(values), meta=meta, severity=severity
+        ),
         "",
     )
 

@@ -21,6 +21,7 @@ from orchestration.gates.runner import GateResult, duplicate_rows_sql, run_gate
 from orchestration.gates.suites import (
     UNIQUENESS_EXPECTATION,
     load_suite,
+    merge_suites,
     suite_from_dbt_node,
     suite_path,
     write_suite,
@@ -65,7 +66,11 @@ def _test_node(name: str, column: str, **kwargs: Any) -> dict[str, Any]:
         "name": f"{name}_orders_{column}",
         "attached_node": "model.spyne.orders",
         "column_name": column,
-        "test_metadata": {"name": name, "kwargs": {"column_name": column, **kwargs}, "namespace": None},
+        "test_metadata": {
+            "name": name,
+            "kwargs": {"column_name": column, **kwargs},
+            "namespace": None,
+        },
         "config": {"enabled": True, "severity": "ERROR", "where": None, **config},
     }
 
@@ -111,7 +116,9 @@ def assert_lock_released(path: Path) -> None:
     connection.execute("CREATE TABLE IF NOT EXISTS lock_probe (x INTEGER)")
     connection.close()
     probe = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); c.execute('INSERT INTO lock_probe VALUES (1)'); c.close()"
-    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr[-2000:]
 
 
@@ -130,14 +137,19 @@ def assert_lock_released(path: Path) -> None:
 )
 def test_stock_ge_sql_datasource_is_still_broken_on_duckdb(tmp_path: Path) -> None:
     path = tmp_path / "stock.duckdb"
+    # In schema main, so only the unread-result bug is exercised, not schema resolution.
     connection = duckdb.connect(str(path))
-    connection.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1), (NULL)) AS v(x)")  # schema main
+    connection.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1), (NULL)) AS v(x)")
     connection.close()
     context = gx.get_context(mode="ephemeral")
     datasource = context.data_sources.add_sql(
         name="stock", connection_string=duckdb_url(path), kwargs={"poolclass": NullPool}
     )
-    batch = datasource.add_table_asset(name="t", table_name="t").add_batch_definition_whole_table("all").get_batch()
+    batch = (
+        datasource.add_table_asset(name="t", table_name="t")
+        .add_batch_definition_whole_table("all")
+        .get_batch()
+    )
     row_count = batch.validate(gxe.ExpectTableRowCountToBeBetween(min_value=2, max_value=2))
     not_null = batch.validate(gxe.ExpectColumnValuesToNotBeNull(column="x"))
     assert row_count.success
@@ -178,7 +190,9 @@ def test_dirty_table_fails_with_exact_counts(warehouse: Path, suite: Expectation
         ("expect_column_values_to_not_be_null", "customer_id"): 2,
         ("expect_column_values_to_be_in_set", "status"): 3,
     }
-    assert "customer_id: expect_column_values_to_not_be_null failed, 2 unexpected rows" in (result.message or "")
+    assert "customer_id: expect_column_values_to_not_be_null failed, 2 unexpected rows" in (
+        result.message or ""
+    )
     assert [o.expectation_type for o in result.results][:2] == [
         "expect_table_columns_to_match_set",
         "expect_table_row_count_to_be_between",
@@ -188,7 +202,9 @@ def test_dirty_table_fails_with_exact_counts(warehouse: Path, suite: Expectation
 
 
 def test_undeclared_column_fails_the_column_set(warehouse: Path, suite: ExpectationSuite) -> None:
-    make_table(warehouse, "orders__v3", "SELECT 1 AS id, 2 AS customer_id, 'new' AS status, 0 AS extra")
+    make_table(
+        warehouse, "orders__v3", "SELECT 1 AS id, 2 AS customer_id, 'new' AS status, 0 AS extra"
+    )
     result = run_gate(warehouse, SCHEMA, "orders__v3", suite)
 
     assert not result.success
@@ -201,7 +217,9 @@ def test_count_distinct_uniqueness_agrees_with_stock_unique_expectation(warehous
     suite = ExpectationSuite(
         name="silver.orders",
         expectations=[
-            gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(column="id", min_value=1, max_value=1),
+            gxe.ExpectColumnProportionOfUniqueValuesToBeBetween(
+                column="id", min_value=1, max_value=1
+            ),
             gxe.ExpectColumnValuesToBeUnique(column="id"),
         ],
     )
@@ -215,7 +233,9 @@ def test_duplicate_count_query_quotes_identifiers() -> None:
     assert '"we""ird"."t__v1"' in sql and '"select"' in sql
 
 
-def test_missing_table_is_a_failed_gate_with_a_message(warehouse: Path, suite: ExpectationSuite) -> None:
+def test_missing_table_is_a_failed_gate_with_a_message(
+    warehouse: Path, suite: ExpectationSuite
+) -> None:
     result = run_gate(warehouse, SCHEMA, "orders__v9", suite)
 
     assert not result.success
@@ -224,7 +244,9 @@ def test_missing_table_is_a_failed_gate_with_a_message(warehouse: Path, suite: E
     assert_lock_released(warehouse)
 
 
-def test_missing_warehouse_is_a_failed_gate_and_creates_nothing(tmp_path: Path, suite: ExpectationSuite) -> None:
+def test_missing_warehouse_is_a_failed_gate_and_creates_nothing(
+    tmp_path: Path, suite: ExpectationSuite
+) -> None:
     path = tmp_path / "absent.duckdb"
     result = run_gate(path, SCHEMA, "orders__v1", suite)
 
@@ -235,7 +257,9 @@ def test_missing_warehouse_is_a_failed_gate_and_creates_nothing(tmp_path: Path, 
 def test_expectation_that_cannot_run_blocks(warehouse: Path) -> None:
     suite = ExpectationSuite(
         name="silver.orders",
-        expectations=[gxe.ExpectColumnValuesToNotBeNull(column="no_such_column", severity="warning")],
+        expectations=[
+            gxe.ExpectColumnValuesToNotBeNull(column="no_such_column", severity="warning")
+        ],
     )
     result = run_gate(warehouse, SCHEMA, "orders__v1", suite)
 
@@ -267,7 +291,10 @@ def test_empty_suite_does_not_pass(warehouse: Path) -> None:
 def test_repeated_runs_reuse_the_same_suite_and_release_the_lock(
     warehouse: Path, suite: ExpectationSuite
 ) -> None:
-    verdicts = [run_gate(warehouse, SCHEMA, t, suite).success for t in ("orders__v1", "orders__v2", "orders__v1")]
+    verdicts = [
+        run_gate(warehouse, SCHEMA, t, suite).success
+        for t in ("orders__v1", "orders__v2", "orders__v1")
+    ]
 
     assert verdicts == [True, False, True]
     assert suite.id is None  # the caller's suite was never bound to a GE store
@@ -354,7 +381,10 @@ def test_suite_from_source_without_columns_and_inline_tests() -> None:
         **source,
         "columns": {
             "id": {"name": "id", "data_tests": ["not_null", "unique"]},
-            "kind": {"name": "kind", "data_tests": [{"accepted_values": {"arguments": {"values": ["a", "b"]}}}]},
+            "kind": {
+                "name": "kind",
+                "data_tests": [{"accepted_values": {"arguments": {"values": ["a", "b"]}}}],
+            },
         },
     }
     assert [t for t, _ in _types(suite_from_dbt_node(yaml_like))[2:]] == [
@@ -369,7 +399,9 @@ def test_write_and_load_suite_round_trip(tmp_path: Path, suite: ExpectationSuite
     first = path.read_bytes()
     loaded = load_suite("silver", "orders", root=tmp_path)
 
-    assert path == tmp_path / "silver" / "orders.json" == suite_path("silver", "orders", root=tmp_path)
+    assert (
+        path == tmp_path / "silver" / "orders.json" == suite_path("silver", "orders", root=tmp_path)
+    )
     assert loaded is not None and _types(loaded) == _types(suite)
     write_suite("silver", "orders", loaded, root=tmp_path)
     assert path.read_bytes() == first  # regenerating is a no-op diff
@@ -378,14 +410,43 @@ def test_write_and_load_suite_round_trip(tmp_path: Path, suite: ExpectationSuite
     assert load_suite("silver", "absent", root=tmp_path) is None
 
 
+def test_refresh_keeps_hand_written_expectations(suite: ExpectationSuite) -> None:
+    stored = ExpectationSuite(
+        name="silver.orders",
+        expectations=[
+            *suite.expectations,
+            gxe.ExpectColumnValuesToBeBetween(column="customer_id", min_value=0),
+            # taken over by hand: same check as a generated one, without the `generated` key
+            gxe.ExpectColumnValuesToNotBeNull(column="customer_id", mostly=0.9),
+        ],
+    )
+    regenerated = suite_from_dbt_node(NODE, TESTS[:2])  # the customer_id test was dropped in dbt
+    merged = merge_suites(stored, regenerated)
+
+    kinds = [(t, k.get("column"), k.get("mostly")) for t, k in _types(merged)]
+    assert kinds == [
+        ("expect_table_columns_to_match_set", None, None),
+        ("expect_table_row_count_to_be_between", None, None),
+        (UNIQUENESS_EXPECTATION, "id", None),
+        ("expect_column_values_to_not_be_null", "id", None),
+        ("expect_column_values_to_be_between", "customer_id", None),
+        ("expect_column_values_to_not_be_null", "customer_id", 0.9),
+    ]
+    assert merge_suites(None, regenerated) is regenerated
+
+
 def test_broken_suite_file_raises_instead_of_falling_back(tmp_path: Path) -> None:
     (tmp_path / "silver").mkdir()
-    (tmp_path / "silver" / "orders.json").write_text('{"expectations": [{"type": "expect_nothing"}]}')
+    (tmp_path / "silver" / "orders.json").write_text(
+        '{"expectations": [{"type": "expect_nothing"}]}'
+    )
     with pytest.raises(ValidationFailed, match="not a valid Great Expectations suite"):
         load_suite("silver", "orders", root=tmp_path)
 
 
-@pytest.mark.parametrize(("layer", "table"), [("silver", "../etc"), ("nowhere", "orders"), ("silver", "a__v1")])
+@pytest.mark.parametrize(
+    ("layer", "table"), [("silver", "../etc"), ("nowhere", "orders"), ("silver", "a__v1")]
+)
 def test_suite_path_refuses_names_that_are_not_tables(layer: str, table: str) -> None:
     with pytest.raises(ValidationFailed):
         suite_path(layer, table)
