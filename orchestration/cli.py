@@ -41,7 +41,8 @@ app.add_typer(sample_app, name="sample")
 app.add_typer(gates_app, name="gates")
 app.add_typer(docs_app, name="docs")
 
-out = Console()
+# Wide enough for table names and timestamps when stdout is not a terminal.
+out = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -150,7 +151,7 @@ def tables_list(as_json: JsonOpt = False) -> None:
             if sees_shadow or t.state in (TableState.ACTIVE.value, TableState.READ_ONLY.value)
         ]
     data = [
-        {"name": t.name, "layer": t.layer, "state": t.state, "active_version": t.active_version, "versions_retained": t.versions_retained}
+        {"name": t.name, "layer": t.layer, "state": t.state, "active_version": t.active_version, "versions_retained": t.version_count}
         for t in rows
     ]
     if as_json:
@@ -328,7 +329,7 @@ def audit(
         rt.service().require(_principal(rt), Operation.VIEW_SHADOW, "audit_log")
         entries = rt.catalog.list_audit(limit=limit, target=table_name)
     data = [
-        {"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action, "target": e.target, "outcome": e.outcome, "details": e.details}
+        {"id": e.id, "at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor, "action": e.action, "target": e.target, "outcome": e.outcome, "details": e.details}
         for e in entries
     ]
     if as_json:
@@ -336,7 +337,7 @@ def audit(
         return
     t = Table(title="audit log")
     for col in ("id", "at", "actor", "action", "target", "outcome"):
-        t.add_column(col)
+        t.add_column(col, overflow="fold")
     for d in data:
         color = {"refused": "red", "allowed": "green"}.get(d["outcome"], "white")
         t.add_row(str(d["id"]), d["at"], d["actor"], d["action"], d["target"], f"[{color}]{d['outcome']}[/]")
@@ -382,11 +383,11 @@ def auth_whoami() -> None:
 # -- gates -----------------------------------------------------------------------------------
 @gates_app.command("generate")
 def gates_generate(
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing suites.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Refresh existing suites (hand-written expectations are kept).")] = False,
 ) -> None:
     """Write a GE suite per gated table into expectations/, derived from dbt columns and tests."""
     from orchestration.assets.project import bronze_tables, model_refs, node_for, tests_for
-    from orchestration.gates.suites import suite_from_dbt_node, suite_path, write_suite
+    from orchestration.gates.suites import load_suite, merge_suites, suite_from_dbt_node, suite_path, write_suite
     from policies.naming import Layer
 
     refs = [t.ref for t in bronze_tables()] + [r for layer in (Layer.SILVER, Layer.JOINS, Layer.GOLD) for r in model_refs(layer)]
@@ -396,7 +397,9 @@ def gates_generate(
             out.print(f"kept     {path.relative_to(REPO_ROOT)}")
             continue
         node = node_for(ref)
-        write_suite(ref.layer.value, ref.name, suite_from_dbt_node(node, tests_for(node["unique_id"])))
+        generated = suite_from_dbt_node(node, tests_for(node["unique_id"]))
+        existing = load_suite(ref.layer.value, ref.name) if path.exists() else None
+        write_suite(ref.layer.value, ref.name, merge_suites(existing, generated) if existing else generated)
         out.print(f"wrote    {path.relative_to(REPO_ROOT)}")
 
 

@@ -26,6 +26,10 @@ from policies.modes import SystemMode
 from policies.naming import Layer
 
 
+# The demo prints its own summary; Dagster's step logs stay in the run history (UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
 @dataclass
 class LayerReport:
     layer: str
@@ -85,7 +89,7 @@ def run_demo(
     for layer, job_name in LAYER_JOBS.items():
         job = defs.resolve_job_def(job_name)
         progress(f"building, gating and publishing {layer.value}")
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
         run_ids.append(result.run_id)
         report = LayerReport(layer.value)
         _promote_pending(rt, admin, layer, report)

@@ -120,11 +120,15 @@ def node_for(ref: TableRef, m: Mapping[str, Any] | None = None) -> dict[str, Any
 
 def tests_for(unique_id: str, m: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     m = manifest() if m is None else m
-    return [
-        dict(n)
-        for n in m["nodes"].values()
-        if n["resource_type"] == "test" and n.get("attached_node") == unique_id
-    ]
+    # Tests on models name them in attached_node; tests on sources only in depends_on.nodes.
+    out = []
+    for n in m["nodes"].values():
+        if n["resource_type"] != "test":
+            continue
+        attached = n.get("attached_node")
+        if attached == unique_id or (attached is None and (n.get("depends_on") or {}).get("nodes") == [unique_id]):
+            out.append(dict(n))
+    return out
 
 
 class SpyneTranslator(DagsterDbtTranslator):

@@ -249,18 +249,14 @@ def _context(data_docs_dir: Path | None) -> AbstractDataContext:
     With a docs dir, only validation results (one file per run) and the rendered site go to
     disk; expectations stay in memory because the repo's JSON files are their source.
     """
-    in_memory = {"class_name": "InMemoryStoreBackend"}
     stores: dict[str, Any] = {
-        "expectations_store": {"class_name": "ExpectationsStore", "store_backend": in_memory},
-        "validation_results_store": {
-            "class_name": "ValidationResultsStore",
-            "store_backend": in_memory,
-        },
-        "checkpoint_store": {"class_name": "CheckpointStore", "store_backend": in_memory},
-        "validation_definition_store": {
-            "class_name": "ValidationDefinitionStore",
-            "store_backend": in_memory,
-        },
+        name: {"class_name": class_name, "store_backend": {"class_name": "InMemoryStoreBackend"}}
+        for name, class_name in (
+            ("expectations_store", "ExpectationsStore"),
+            ("validation_results_store", "ValidationResultsStore"),
+            ("checkpoint_store", "CheckpointStore"),
+            ("validation_definition_store", "ValidationDefinitionStore"),
+        )
     }
     sites: dict[str, Any] = {}
     if data_docs_dir is not None:

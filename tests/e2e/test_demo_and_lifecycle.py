@@ -132,46 +132,58 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
 
 
 def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: Path) -> None:
+    from orchestration.definitions import defs
     from orchestration.demo import run_demo
     from orchestration.identity import current_principal, local_admin_key_file
     from orchestration.runtime import runtime
 
+    table = "gold.daily_sales"
+    # this table never publishes by itself: new versions wait for an admin
+    (spyne_home / "policies").mkdir(parents=True)
+    (spyne_home / "policies" / "publishing.yaml").write_text(f"tables:\n  {table}:\n    auto_publish: false\n")
     instance = DagsterInstance.ephemeral()
     assert run_demo(lines=300, seed=5, instance=instance).ok
     rt = runtime()
     admin1 = current_principal(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
     admin2, _ = rt.catalog.create_principal("second-admin", Role.ADMIN, created_by=admin1.name)
-    table = "gold.daily_sales"
     ref = parse_table_ref(table)
-    # two more retained versions of the same table, both passing their gates
-    from orchestration.definitions import defs
 
     job = defs.resolve_job_def("gold_layer")
     for _ in range(2):
         assert job.execute_in_process(instance=instance, raise_on_error=False).success
-    versions = [v.version for v in rt.catalog.list_versions(table)]
-    assert len(versions) >= 3
+    assert rt.catalog.get_table(table).active_version == 1, "auto_publish: false keeps new versions waiting"
+    skipped = [e for e in rt.catalog.list_audit(limit=200, target=table) if e.action == "auto_publish_skipped"]
+    assert skipped, "the skipped automatic publish is audited with its reason"
 
-    errors: list[BaseException] = []
+    outcomes: dict[str, object] = {}
     barrier = threading.Barrier(2)
 
     def promote(who, version) -> None:  # type: ignore[no-untyped-def]
         barrier.wait()
         try:
-            rt.service().promote(who, table, version)
-        except SpyneError as e:  # e.g. already active: a clean refusal is fine
-            errors.append(e)
+            outcomes[who.name] = rt.service().promote(who, table, version).to_version
+        except SpyneError as e:  # the loser may find its version is now older than ACTIVE
+            outcomes[who.name] = e
 
-    threads = [threading.Thread(target=promote, args=(admin1, versions[0])), threading.Thread(target=promote, args=(admin2, versions[1]))]
+    threads = [
+        threading.Thread(target=promote, args=(admin1, 2)),
+        threading.Thread(target=promote, args=(admin2, 3)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     final = rt.catalog.get_table(table)
+    assert final.active_version in (2, 3)
     assert rt.warehouse.view_version(ref) == final.active_version
     history = rt.catalog.history(table)
     assert history[-1].to_version == final.active_version
-    assert all(isinstance(e, SpyneError) for e in errors)
+    promotions = [h for h in history if h.transition == "promote"]
+    # each applied promotion is recorded exactly once, in order, chained from the previous version
+    for before, after in zip(promotions, promotions[1:], strict=False):
+        assert after.from_version == before.to_version
+    assert all(isinstance(o, int | SpyneError) for o in outcomes.values()) and len(outcomes) == 2
+    assert _view_hash(rt.warehouse.path, table) == _version_hash(rt.warehouse.path, table, final.active_version)
 
 
 def test_read_only_mode_blocks_ingestion(spyne_home: Path) -> None:

@@ -268,6 +268,24 @@ def test_expectation_that_cannot_run_blocks(warehouse: Path) -> None:
     assert outcome.blocking and outcome.message and "no_such_column" in outcome.message
 
 
+def test_sql_error_in_one_expectation_leaves_the_others_exact(warehouse: Path) -> None:
+    # DuckDB refuses to compare VARCHAR with numbers, which aborts the shared transaction.
+    suite = ExpectationSuite(
+        name="silver.orders",
+        expectations=[
+            gxe.ExpectColumnValuesToBeBetween(column="status", min_value=1, max_value=5),
+            gxe.ExpectColumnValuesToNotBeNull(column="customer_id"),
+            gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        ],
+    )
+    result = run_gate(warehouse, SCHEMA, "orders__v2", suite)
+
+    between, not_null, row_count = result.results
+    assert not between.success and between.message and "VARCHAR" in between.message
+    assert not_null.unexpected_count == 2
+    assert row_count.success and row_count.observed_value == 8
+
+
 def test_warning_severity_fails_without_blocking(warehouse: Path) -> None:
     suite = ExpectationSuite(
         name="silver.orders",
