@@ -146,7 +146,7 @@ class DuckDBWarehouse:
 
     def drop_version(self, ref: TableRef, version: int) -> None:
         with self.connect() as con:
-            con.execute(_sql(exp.Drop(this=version_table(ref, version), kind="TABLE", exists=True)))
+            con.execute(_sql(exp.Drop(tables=[version_table(ref, version)], kind="TABLE", exists=True)))
 
     # -- canonical views -----------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int) -> None:
@@ -172,7 +172,7 @@ class DuckDBWarehouse:
 
     def drop_view(self, ref: TableRef) -> None:
         with self.connect() as con:
-            con.execute(_sql(exp.Drop(this=canonical_table(ref), kind="VIEW", exists=True)))
+            con.execute(_sql(exp.Drop(tables=[canonical_table(ref)], kind="VIEW", exists=True)))
 
     def view_version(self, ref: TableRef) -> int | None:
         """Which version the canonical view points at, read from the view's own SQL."""
