@@ -18,6 +18,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ app.add_typer(docs_app, name="docs")
 
 # Wide enough for table names and timestamps when stdout is not a terminal.
 out = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -55,7 +56,7 @@ def refusals() -> Iterator[None]:
     try:
         yield
     except SpyneError as e:
-        err_console.print(f"[bold red]error[{e.code}][/]: {e.message}")
+        err_console.print(f"[bold red]error[/] {escape(f'[{e.code}]')}: {escape(e.message)}")
         if e.details:
             err_console.print_json(json.dumps(e.details, default=str))
         raise typer.Exit(1) from None
@@ -387,7 +388,13 @@ def gates_generate(
 ) -> None:
     """Write a GE suite per gated table into expectations/, derived from dbt columns and tests."""
     from orchestration.assets.project import bronze_tables, model_refs, node_for, tests_for
-    from orchestration.gates.suites import load_suite, merge_suites, suite_from_dbt_node, suite_path, write_suite
+    from orchestration.gates.suites import (
+        load_suite,
+        merge_suites,
+        suite_from_dbt_node,
+        suite_path,
+        write_suite,
+    )
     from policies.naming import Layer
 
     refs = [t.ref for t in bronze_tables()] + [r for layer in (Layer.SILVER, Layer.JOINS, Layer.GOLD) for r in model_refs(layer)]
@@ -430,10 +437,11 @@ def gates_run(
 def docs_generate() -> None:
     """Run `dbt docs generate` against this environment's warehouse."""
     from orchestration.runtime import export_dbt_env
-    from orchestration.settings import load_settings
+    from orchestration.settings import ensure_home, load_settings
 
     with refusals():
         s = load_settings()
+        ensure_home(s)
         export_dbt_env(s)
     dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
     code = subprocess.call([dbt, "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", s.dbt_target])

@@ -25,7 +25,6 @@ from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.naming import Layer
 
-
 # The demo prints its own summary; Dagster's step logs stay in the run history (UI).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 

@@ -22,8 +22,8 @@ from policies.lifecycle import TableState, Transition, next_state
 from policies.modes import SystemMode, require_ingestion
 from policies.naming import TableRef, parse_table_ref
 from policies.publish import (
-    GateStatus,
     RULE_ERRORS,
+    GateStatus,
     PublishFacts,
     PublishingPolicy,
     RollbackFacts,

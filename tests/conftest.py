@@ -35,9 +35,9 @@ def spyne_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_manifest() -> None:
     """Parse the dbt project once so Dagster definitions can load (as scripts/setup.sh does)."""
-    from orchestration.settings import DBT_PROJECT_DIR
-
     from dbt.cli.main import dbtRunner
+
+    from orchestration.settings import DBT_PROJECT_DIR
 
     os.environ.setdefault("SPYNE_WAREHOUSE_PATH", str(DBT_PROJECT_DIR / "target" / "parse.duckdb"))
     result = dbtRunner().invoke(

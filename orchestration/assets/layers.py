@@ -38,8 +38,8 @@ from orchestration.assets.project import (
     shadow_key,
 )
 from orchestration.assets.resources import SpyneResource, as_failure
-from orchestration.gating import run_drift_check, run_table_gate
 from orchestration.catalog.store import VersionInfo
+from orchestration.gating import run_drift_check, run_table_gate
 from orchestration.warehouse import VersionManifest
 from policies.errors import SpyneError
 from policies.naming import Layer, TableRef

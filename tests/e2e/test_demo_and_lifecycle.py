@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -180,7 +181,7 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     assert history[-1].to_version == final.active_version
     promotions = [h for h in history if h.transition == "promote"]
     # each applied promotion is recorded exactly once, in order, chained from the previous version
-    for before, after in zip(promotions, promotions[1:], strict=False):
+    for before, after in itertools.pairwise(promotions):
         assert after.from_version == before.to_version
     assert all(isinstance(o, int | SpyneError) for o in outcomes.values()) and len(outcomes) == 2
     assert _view_hash(rt.warehouse.path, table) == _version_hash(rt.warehouse.path, table, final.active_version)

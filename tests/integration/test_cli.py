@@ -76,3 +76,14 @@ def test_bad_environment_fails_at_start(monkeypatch: pytest.MonkeyPatch, spyne_h
     result = runner.invoke(app, ["mode", "show"])
     assert result.exit_code == 1
     assert "config_invalid" in result.output and "local, ci, prod" in result.output
+
+
+def test_dbt_docs_generate_works(spyne_home: Path) -> None:
+    from orchestration.settings import DBT_PROJECT_DIR
+
+    catalog = DBT_PROJECT_DIR / "target" / "catalog.json"
+    catalog.unlink(missing_ok=True)
+    result = runner.invoke(app, ["docs", "generate"])
+    assert result.exit_code == 0, result.output
+    assert catalog.exists() and (DBT_PROJECT_DIR / "target" / "index.html").exists()
+    assert "docs serve" in result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from dagster import DagsterInstance, asset, define_asset_job, Definitions
+from dagster import DagsterInstance, Definitions, asset, define_asset_job
 
 from orchestration.instance import instance_config
 from policies.errors import ConfigError
