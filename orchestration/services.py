@@ -173,9 +173,12 @@ class TableService:
         explicit: bool,
         actor_role: Role | None,
         actor: str,
+        get_version: Callable[[int], VersionInfo] | None = None,
     ) -> PromotionPlan:
+        """Facts -> publish decision. Inside a transition, versions are read under its lock."""
         name = table.name
-        candidate = self.catalog.get_version(name, version) if version else self.newest_version(name)
+        get = get_version or (lambda v: self.catalog.get_version(name, v))
+        candidate = get(version) if version else self.newest_version(name)
         if candidate.dropped_at is not None:
             raise NotFound(
                 f"version {candidate.version} of {name} was dropped by the janitor; pick a retained version",
@@ -183,7 +186,7 @@ class TableService:
             )
         active_schema = None
         if table.active_version is not None:
-            active_schema = _columns(self.catalog.get_version(name, table.active_version).schema)
+            active_schema = _columns(get(table.active_version).schema)
         drift = compare_schemas(active_schema, _columns(candidate.schema) or [])
         facts = PublishFacts(
             table=name,
@@ -240,14 +243,15 @@ class TableService:
         name = ref.canonical
         changed_view_from: tuple[bool, int | None] = (False, None)
         try:
-            with self.catalog.transition(name) as tx:
-                plan = self._plan(tx.table, version, explicit=explicit, actor_role=actor_role, actor=actor)
+            with self.warehouse.hold(), self.catalog.transition(name) as tx:
+                plan = self._plan(
+                    tx.table, version, explicit=explicit, actor_role=actor_role, actor=actor, get_version=tx.version
+                )
                 if not plan.decision.allowed:
                     raise _NotPublished(plan)
                 new_state = next_state(plan.table_state, Transition.PROMOTE)
-                previous = self.warehouse.view_version(ref)
-                self.warehouse.swap_view(ref, plan.to_version)
-                changed_view_from = (True, previous)
+                self.warehouse.swap_view(ref, plan.to_version, first=plan.table_state == TableState.SHADOW)
+                changed_view_from = (True, _visible_version(tx.table))
                 tx.set_state(new_state, Transition.PROMOTE, plan.to_version, actor, "promote")
                 tx.audit(actor, "promote", name, "allowed", plan.to_dict() | {"applied": True})
             return PromotionPlan(**{**plan.__dict__, "applied": True})
@@ -284,7 +288,7 @@ class TableService:
         self.require(principal, Operation.ROLLBACK, ref.canonical)
         changed: tuple[bool, int | None] = (False, None)
         try:
-            with self.catalog.transition(ref.canonical) as tx:
+            with self.warehouse.hold(), self.catalog.transition(ref.canonical) as tx:
                 table = tx.table
                 retained = {v.version: v for v in self._retained(table)}
                 target = to_version if to_version is not None else self._previous_active(table, retained)
@@ -294,7 +298,9 @@ class TableService:
                     table_state=TableState(table.state),
                     target_version=target or 0,
                     active_version=table.active_version,
-                    target_retained=target in retained and self.warehouse.version_exists(ref, target or 0),
+                    # the janitor drops a version from the warehouse and the catalog together;
+                    # the view swap below still fails cleanly if the table is missing.
+                    target_retained=target in retained,
                     target_gate_status=GateStatus(target_info.gate_status) if target_info else GateStatus.NOT_RUN,
                     actor_role=principal.role,
                 )
@@ -302,9 +308,8 @@ class TableService:
                 if not decision.allowed:
                     raise error_for(decision)
                 assert target is not None and target_info is not None
-                previous = self.warehouse.view_version(ref)
-                self.warehouse.swap_view(ref, target)
-                changed = (True, previous)
+                self.warehouse.swap_view(ref, target, first=False)
+                changed = (True, _visible_version(table))
                 tx.set_state(TableState.ACTIVE, Transition.ROLLBACK, target, principal.name, "rollback")
                 plan = PromotionPlan(
                     table=ref.canonical,
@@ -363,7 +368,7 @@ class TableService:
                 if not decision.allowed:
                     raise error_for(decision)
                 to_state = next_state(TableState(table.state), transition)
-                previous = self.warehouse.view_version(ref)
+                previous = _visible_version(table)
                 if transition == Transition.DEPRECATE:
                     self.warehouse.drop_view(ref)
                 else:
@@ -417,6 +422,11 @@ class TableService:
     def set_mode(self, principal: PrincipalInfo, mode: SystemMode, reason: str | None = None) -> Any:
         self.require(principal, Operation.CHANGE_MODE, "system_mode")
         return self.catalog.set_mode(mode, principal.name, reason)
+
+
+def _visible_version(table: TableInfo) -> int | None:
+    """The version the canonical view shows: only ACTIVE tables have a view."""
+    return table.active_version if table.state == TableState.ACTIVE else None
 
 
 def _retained_version(v: VersionInfo, table: TableInfo) -> RetainedVersion:

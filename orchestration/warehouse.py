@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -63,13 +64,51 @@ def _create_schema(schema: str) -> str:
     return _sql(exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True))
 
 
+def _version_in_view_sql(sql: str, ref: TableRef) -> int | None:
+    """Which version a canonical view selects from, read from its own definition."""
+    for table in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Table):
+        if table.db == ref.shadow_schema:
+            parsed = parse_version_identifier(table.name)
+            if parsed and parsed[0] == ref.name:
+                return parsed[1]
+    return None
+
+
 class DuckDBWarehouse:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._held = threading.local()
 
     # -- connections ---------------------------------------------------------------------
     @contextmanager
+    def hold(self) -> Iterator[None]:
+        """Reuse one connection for every call inside the block (re-entrant, per thread).
+
+        Opening a DuckDB file costs a fixed ~15 ms; an operation that reads and swaps in
+        several steps pays it once. Outside the block connections stay short-lived so the
+        file lock is free for dbt in another process.
+        """
+        if getattr(self._held, "con", None) is not None:
+            yield
+            return
+        with self._open(read_only=False) as con:
+            self._held.con = con
+            try:
+                yield
+            finally:
+                self._held.con = None
+
+    @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        held = getattr(self._held, "con", None)
+        if held is not None:
+            yield held
+            return
+        with self._open(read_only=read_only) as con:
+            yield con
+
+    @contextmanager
+    def _open(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
         if read_only and not self.path.exists():
             raise NotFound(
                 f"the warehouse file {self.path} does not exist yet; run `spyne demo` or a build first",
@@ -149,8 +188,12 @@ class DuckDBWarehouse:
             con.execute(_sql(exp.Drop(tables=[version_table(ref, version)], kind="TABLE", exists=True)))
 
     # -- canonical views -----------------------------------------------------------------
-    def swap_view(self, ref: TableRef, version: int) -> None:
-        """Point <layer>.<table> at version N: one DDL statement, no data touched."""
+    def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:
+        """Point <layer>.<table> at version N: one DDL statement, no data touched.
+
+        Callers know the previous version from the catalog (under its lock), so nothing is
+        read here: the cost is the same whatever the table's size or the warehouse's.
+        """
         create = exp.Create(
             this=canonical_table(ref),
             kind="VIEW",
@@ -158,17 +201,16 @@ class DuckDBWarehouse:
             expression=exp.select("*").from_(version_table(ref, version)),
         )
         with self.connect() as con:
-            con.execute(_create_schema(ref.layer.value))
-            exists = con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                [ref.shadow_schema, ref.version_identifier(version)],
-            ).fetchone()
-            if not exists or not exists[0]:
+            if first:  # the layer schema exists once any view of it was published
+                con.execute(_create_schema(ref.layer.value))
+            try:
+                # DuckDB binds a view when it is created: a missing version fails here.
+                con.execute(_sql(create))
+            except duckdb.CatalogException as e:
                 raise NotFound(
                     f"version {version} of {ref} is not in the warehouse (dropped or never built)",
-                    details={"table": str(ref), "version": version},
-                )
-            con.execute(_sql(create))
+                    details={"table": str(ref), "version": version, "error": str(e).splitlines()[0]},
+                ) from e
 
     def drop_view(self, ref: TableRef) -> None:
         with self.connect() as con:
@@ -179,17 +221,16 @@ class DuckDBWarehouse:
         if not self.path.exists():
             return None
         with self.connect() as con:
-            row = con.execute(
-                "select sql from duckdb_views() where schema_name = ? and view_name = ? and not internal",
-                [ref.layer.value, ref.name],
-            ).fetchone()
-        if not row:
-            return None
-        for table in sqlglot.parse_one(row[0], read="duckdb").find_all(exp.Table):
-            if table.db == ref.shadow_schema:
-                parsed = parse_version_identifier(table.name)
-                if parsed and parsed[0] == ref.name:
-                    return parsed[1]
+            return self._view_version(con, ref)
+
+    @staticmethod
+    def _view_version(con: duckdb.DuckDBPyConnection, ref: TableRef) -> int | None:
+        # Filtering duckdb_views() in SQL is slower than reading the (few) views and filtering here.
+        for schema, name, sql in con.execute(
+            "select schema_name, view_name, sql from duckdb_views() where not internal"
+        ).fetchall():
+            if schema == ref.layer.value and name == ref.name:
+                return _version_in_view_sql(sql, ref)
         return None
 
     # -- ingestion -----------------------------------------------------------------------
