@@ -152,7 +152,7 @@ def test_promotion_failure_in_the_warehouse_changes_nothing(env, monkeypatch: py
     svc.promote(admin, REF.canonical)
     build(svc, 6)
 
-    def broken_swap(ref: TableRef, version: int) -> None:
+    def broken_swap(ref: TableRef, version: int, *, first: bool = True) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(svc.warehouse, "swap_view", broken_swap)
