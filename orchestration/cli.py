@@ -100,13 +100,14 @@ def demo(
     table.add_column("table")
     table.add_column("rows", justify="right")
     for layer in report.layers:
+        err_console.print(f"{layer.layer}: {layer.seconds:.1f}s")
         for name, count in sorted(layer.tables.items()):
             table.add_row(layer.layer, name, f"{count:,}")
         for name, why in sorted(layer.blocked.items()):
             table.add_row(layer.layer, name, f"[red]blocked[/]: {why}")
     out.print(table)
     out.print(f"warehouse: [bold]{report.warehouse}[/] (DuckDB)   source (READ_ONLY): {report.source}")
-    out.print(f"done in {report.seconds:.1f}s; Dagster runs: {', '.join(report.run_ids)}")
+    out.print(f"done in {report.seconds:.1f}s; Dagster runs: {', '.join(report.run_ids)}; dbt output: {report.log_path}")
     if report.new_admin_key:
         out.print("a first admin was created for this install; its key is in $SPYNE_HOME/admin.key:")
         out.print(f"  export SPYNE_API_KEY={report.new_admin_key}")

@@ -8,6 +8,7 @@ the policy allows it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 @dataclass
 class LayerReport:
     layer: str
+    seconds: float = 0.0
     tables: dict[str, int] = field(default_factory=dict)  # canonical name -> ACTIVE row count
     blocked: dict[str, str] = field(default_factory=dict)  # canonical name -> reason
 
@@ -44,6 +46,7 @@ class DemoReport:
     seconds: float
     new_admin_key: str | None
     run_ids: list[str]
+    log_path: str
 
     @property
     def ok(self) -> bool:
@@ -85,13 +88,20 @@ def run_demo(
     instance = instance or dagster_instance(rt.settings)
     reports: list[LayerReport] = []
     run_ids: list[str] = []
+    log_dir = Path(rt.settings.home) / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "demo.log"
     for layer, job_name in LAYER_JOBS.items():
         job = defs.resolve_job_def(job_name)
+        layer_started = time.monotonic()
         progress(f"building, gating and publishing {layer.value}")
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+        # dbt's console output goes to the log file; the demo prints a summary instead.
+        with log_path.open("a") as log, contextlib.redirect_stdout(log):
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
         run_ids.append(result.run_id)
         report = LayerReport(layer.value)
         _promote_pending(rt, admin, layer, report)
+        report.seconds = time.monotonic() - layer_started
         if not result.success and not report.blocked:
             report.blocked[layer.value] = f"run {result.run_id} failed; open the Dagster UI for its logs"
         reports.append(report)
@@ -104,4 +114,5 @@ def run_demo(
         seconds=time.monotonic() - started,
         new_admin_key=new_key,
         run_ids=run_ids,
+        log_path=str(log_path),
     )

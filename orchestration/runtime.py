@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -15,6 +16,9 @@ from orchestration.warehouse import DuckDBWarehouse
 from policies.errors import ConfigError
 from policies.publish import PublishingPolicy
 from policies.settings import SpyneSettings
+
+if TYPE_CHECKING:
+    from orchestration.services import TableService
 
 
 def load_publishing_policy(home: Path) -> PublishingPolicy:
@@ -46,7 +50,7 @@ class Runtime:
     warehouse: DuckDBWarehouse
     policy: PublishingPolicy
 
-    def service(self):  # type: ignore[no-untyped-def]
+    def service(self) -> TableService:
         from orchestration.services import TableService
 
         return TableService(self.catalog, self.warehouse, self.policy)
