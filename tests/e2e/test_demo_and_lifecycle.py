@@ -19,22 +19,12 @@ from policies.roles import Role
 pytestmark = pytest.mark.slow
 
 
-def _view_hash(warehouse: Path, canonical: str) -> tuple[int, int]:
+def _content(warehouse: Path, canonical: str, version: int | None = None) -> tuple[int, int]:
+    """(rows, order-independent row hash) of the canonical view, or of one physical version."""
     layer, name = canonical.split(".")
+    relation = f'"{layer}"."{name}"' if version is None else f'"{layer}__shadow"."{name}__v{version}"'
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
-            f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{layer}"."{name}" t'
-        ).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1])
-
-
-def _version_hash(warehouse: Path, canonical: str, version: int) -> tuple[int, int]:
-    layer, name = canonical.split(".")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
-            f'select count(*), coalesce(sum(hash(t)::hugeint), 0) from "{layer}__shadow"."{name}__v{version}" t'
-        ).fetchone()
+        row = con.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {relation} t").fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
@@ -80,7 +70,7 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     table = "bronze.res_partner"
     v1 = rt.catalog.get_table(table).active_version
     assert v1 == 1
-    hash_v1 = _view_hash(rt.warehouse.path, table)
+    hash_v1 = _content(rt.warehouse.path, table)
 
     bronze_job = defs.resolve_job_def("bronze_layer")
 
@@ -93,7 +83,7 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     assert v2.version == 2 and v2.gate_status == "failed"
     assert rt.catalog.get_table(table).active_version == 1
     assert rt.warehouse.view_version(parse_table_ref(table)) == 1
-    assert _view_hash(rt.warehouse.path, table) == hash_v1, "a shadow build must never be visible through the canonical name"
+    assert _content(rt.warehouse.path, table) == hash_v1, "a shadow build must never be visible through the canonical name"
     with pytest.raises(SpyneError) as refused:
         rt.service().promote(admin, table, 2)
     assert refused.value.code == "gate_failed"
@@ -106,13 +96,13 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     assert result.success
     info = rt.catalog.get_table(table)
     assert info.active_version == 3 and info.state == TableState.ACTIVE.value
-    assert _view_hash(rt.warehouse.path, table) == _version_hash(rt.warehouse.path, table, 3)
-    assert _view_hash(rt.warehouse.path, table) != hash_v1
+    assert _content(rt.warehouse.path, table) == _content(rt.warehouse.path, table, 3)
+    assert _content(rt.warehouse.path, table) != hash_v1
 
     # 3. rollback restores the previous version's exact content (hash recorded at build time too)
     plan = rt.service().rollback(admin, table)
     assert (plan.from_version, plan.to_version) == (3, 1)
-    assert _view_hash(rt.warehouse.path, table) == hash_v1
+    assert _content(rt.warehouse.path, table) == hash_v1
     assert rt.catalog.get_version(table, 1).content_hash == rt.warehouse.manifest(
         parse_table_ref(table), 1
     ).content_hash
@@ -122,7 +112,7 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     with duckdb.connect(str(rt.warehouse.path), read_only=True) as con, pytest.raises(duckdb.CatalogException):
         con.execute("select * from bronze.res_partner")
     rt.service().restore(admin, table)
-    assert _view_hash(rt.warehouse.path, table) == hash_v1
+    assert _content(rt.warehouse.path, table) == hash_v1
 
     # 5. a non-admin cannot promote, and the refusal is audited
     engineer, _ = rt.catalog.create_principal("erin", Role.ENGINEER, created_by=admin.name)
@@ -184,7 +174,7 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     for before, after in itertools.pairwise(promotions):
         assert after.from_version == before.to_version
     assert all(isinstance(o, int | SpyneError) for o in outcomes.values()) and len(outcomes) == 2
-    assert _view_hash(rt.warehouse.path, table) == _version_hash(rt.warehouse.path, table, final.active_version)
+    assert _content(rt.warehouse.path, table) == _content(rt.warehouse.path, table, final.active_version)
 
 
 def test_read_only_mode_blocks_ingestion(spyne_home: Path) -> None:

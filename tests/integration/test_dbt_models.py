@@ -15,13 +15,13 @@ from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from orchestration.sample import SOURCE_TABLES, generate, source_metrics
 from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.warehouse import DuckDBWarehouse
+from policies.naming import Layer, TableRef
 
 pytestmark = pytest.mark.slow
 
 LINES = 4000
 SEED = 11
-# Plain tables until the versioned materialization is wired into this test.
-MATERIALIZATION_VARS = "spyne_materialization: table"
 SILVER = {"customers", "products", "sale_orders", "sale_order_lines", "invoices", "payments"}
 GOLD = {"customer_revenue", "daily_sales", "open_invoices"}
 
@@ -31,7 +31,7 @@ class Build:
     source: Path
     warehouse: Path
     tmp: Path
-    result: dbtRunnerResult
+    results: tuple[dbtRunnerResult, ...]
 
 
 def _load_bronze(source: Path, warehouse: Path) -> None:
@@ -48,7 +48,7 @@ def _load_bronze(source: Path, warehouse: Path) -> None:
 
 
 def _dbt(tmp: Path, warehouse: Path, *args: str, extra_vars: str = "") -> dbtRunnerResult:
-    variables = "{" + ", ".join(v for v in (MATERIALIZATION_VARS, extra_vars) if v) + "}"
+    variables = "{" + extra_vars + "}"
     env = {"SPYNE_WAREHOUSE_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -78,9 +78,19 @@ def _dbt(tmp: Path, warehouse: Path, *args: str, extra_vars: str = "") -> dbtRun
                 os.environ[key] = value
 
 
-def _statuses(result: dbtRunnerResult) -> dict[str, tuple[str, str]]:
-    assert result.result is not None, result.exception
-    return {r.node.unique_id: (r.node.resource_type, str(r.status)) for r in result.result.results}
+def _statuses(*results: dbtRunnerResult) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for result in results:
+        assert result.result is not None, result.exception
+        out.update({r.node.unique_id: (r.node.resource_type, str(r.status)) for r in result.result.results})
+    return out
+
+
+def _publish(warehouse: Path, layer: Layer, names: set[str], version: int) -> None:
+    """What promotion does in the warehouse: point each canonical view at a version."""
+    wh = DuckDBWarehouse(warehouse)
+    for name in names:
+        wh.swap_view(TableRef(layer, name), version)
 
 
 def _query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -104,13 +114,17 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     source = generate(tmp / "erp.duckdb", lines=LINES, seed=SEED).path
     warehouse = tmp / "warehouse.duckdb"
     _load_bronze(source, warehouse)
-    result = _dbt(tmp, warehouse, "build")
-    return Build(source, warehouse, tmp, result)
+    # Each layer builds new shadow versions; gold reads silver only once silver is published.
+    silver = _dbt(tmp, warehouse, "build", "--select", "path:models/silver", "--indirect-selection", "cautious")
+    _publish(warehouse, Layer.SILVER, SILVER, 1)
+    gold = _dbt(tmp, warehouse, "build", "--select", "path:models/gold", "--indirect-selection", "cautious")
+    _publish(warehouse, Layer.GOLD, GOLD, 1)
+    return Build(source, warehouse, tmp, (silver, gold))
 
 
 def test_build_succeeds_and_every_test_passes(build: Build) -> None:
-    statuses = _statuses(build.result)
-    assert build.result.success, build.result.exception
+    statuses = _statuses(*build.results)
+    assert all(r.success for r in build.results), [r.exception for r in build.results]
     models = {uid.split(".")[-1] for uid, (kind, _) in statuses.items() if kind == "model"}
     assert models == SILVER | GOLD
     tests = [status for kind, status in statuses.values() if kind == "test"]
@@ -119,15 +133,30 @@ def test_build_succeeds_and_every_test_passes(build: Build) -> None:
     assert {status for kind, status in statuses.values() if kind == "model"} == {"success"}
 
 
-def test_models_land_in_their_layer_schema(build: Build) -> None:
-    tables = set(
-        _query(
-            build.warehouse,
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('silver', 'gold')",
-        )
+def test_models_land_as_versions_behind_canonical_views(build: Build) -> None:
+    rows = _query(
+        build.warehouse,
+        "select table_schema, table_name, table_type from information_schema.tables "
+        "where table_schema in ('silver', 'gold', 'silver__shadow', 'gold__shadow')",
     )
-    assert tables == {("silver", t) for t in SILVER} | {("gold", t) for t in GOLD}
+    assert {(s, t) for s, t, kind in rows if kind == "VIEW"} == {("silver", t) for t in SILVER} | {
+        ("gold", t) for t in GOLD
+    }
+    assert {(s, t) for s, t, kind in rows if kind == "BASE TABLE"} == {
+        ("silver__shadow", f"{t}__v1") for t in SILVER
+    } | {("gold__shadow", f"{t}__v1") for t in GOLD}
+
+
+def test_a_rebuild_writes_a_new_version_and_leaves_the_canonical_view_alone(build: Build) -> None:
+    before = _one(build.warehouse, "select count(*) from silver.products")
+    again = _dbt(build.tmp, build.warehouse, "run", "--select", "products")
+    assert again.success, again.exception
+    assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [1, 2]
+    assert DuckDBWarehouse(build.warehouse).view_version(TableRef(Layer.SILVER, "products")) == 1
+    assert _one(build.warehouse, "select count(*) from silver.products") == before
+    allocated = _dbt(build.tmp, build.warehouse, "run", "--select", "products", extra_vars="spyne_versions: {silver.products: 7}")
+    assert allocated.success, allocated.exception
+    assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [1, 2, 7]
 
 
 def test_silver_keeps_one_latest_row_per_id(build: Build) -> None:

@@ -8,9 +8,7 @@ res_partner as (
 
 latest as (
 
-    select *
-    from res_partner
-    qualify row_number() over (partition by id order by write_date desc) = 1
+    {{ latest_per_key('res_partner') }}
 
 ),
 

@@ -14,9 +14,7 @@ sale_order as (
 
 latest as (
 
-    select *
-    from account_move
-    qualify row_number() over (partition by id order by write_date desc) = 1
+    {{ latest_per_key('account_move') }}
 
 ),
 

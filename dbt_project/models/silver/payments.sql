@@ -8,9 +8,7 @@ account_payment as (
 
 latest as (
 
-    select *
-    from account_payment
-    qualify row_number() over (partition by id order by write_date desc) = 1
+    {{ latest_per_key('account_payment') }}
 
 ),
 

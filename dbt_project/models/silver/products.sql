@@ -8,9 +8,7 @@ product_product as (
 
 latest as (
 
-    select *
-    from product_product
-    qualify row_number() over (partition by id order by write_date desc) = 1
+    {{ latest_per_key('product_product') }}
 
 ),
 

@@ -8,9 +8,7 @@ sale_order_line as (
 
 latest as (
 
-    select *
-    from sale_order_line
-    qualify row_number() over (partition by id order by write_date desc) = 1
+    {{ latest_per_key('sale_order_line') }}
 
 ),
 
