@@ -21,8 +21,10 @@ fi
 .venv/bin/uv pip install --quiet -p .venv/bin/python --no-deps -e .
 
 # dbt needs its manifest before Dagster can load the code location.
+# The same values the runs will use, so dbt can reuse this parse (it hashes the env vars the profile reads).
+export SPYNE_ENV="${SPYNE_ENV:-local}"
 export SPYNE_HOME="${SPYNE_HOME:-$PWD/.spyne}"
 mkdir -p "$SPYNE_HOME"
 export SPYNE_WAREHOUSE_PATH="${SPYNE_WAREHOUSE_PATH:-$SPYNE_HOME/warehouse.duckdb}"
-.venv/bin/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project --target "${SPYNE_ENV:-local}"
+.venv/bin/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project --target "$SPYNE_ENV"
 echo "spyne is set up in $PWD/.venv (SPYNE_HOME=$SPYNE_HOME)" >&2

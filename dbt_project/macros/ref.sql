@@ -8,7 +8,7 @@
   {%- set rel = builtins.ref(*varargs, **kwargs) -%}
   {%- if execute and model is defined and model.resource_type == 'test' and rel is not none
         and rel.schema is not none and not rel.schema.endswith('__shadow') -%}
-    {%- set allocated = (var('spyne_versions', {}) or {}).get(rel.schema ~ '.' ~ rel.identifier) -%}
+    {%- set allocated = spyne_allocated_version(rel.schema, rel.identifier) -%}
     {%- if allocated -%}
       {{ return(spyne_version_relation(rel.database, rel.schema, rel.identifier, allocated | int)) }}
     {%- endif -%}

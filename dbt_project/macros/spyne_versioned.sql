@@ -4,9 +4,16 @@
   Publishing (pointing the canonical view at a version) is Spyne's gated promotion,
   not dbt's job, so a failed build or gate can never change what users see.
 
-  N is max(existing versions) + 1, raised to the number Spyne allocated in the catalog
-  when it passes var spyne_versions = {"<layer>.<model>": N}.
+  N is max(existing versions) + 1, raised to the number Spyne allocated in the catalog when
+  it passes them as JSON in the environment variable SPYNE_DBT_VERSIONS
+  ({"<layer>.<model>": N}). An environment variable read only at run time, not a --vars
+  value, so dbt's partial parsing stays valid from one build to the next.
 -#}
+
+{% macro spyne_allocated_version(layer, identifier) -%}
+  {%- set allocated = fromjson(env_var('SPYNE_DBT_VERSIONS', '{}')) or {} -%}
+  {{ return(allocated.get(layer ~ '.' ~ identifier, 0) | int) }}
+{%- endmacro %}
 
 {% macro spyne_shadow_schema(layer) -%}
   {{ return(layer ~ '__shadow') }}
@@ -35,7 +42,7 @@
 {% materialization spyne_versioned, default %}
   {%- set layer = this.schema -%}
   {%- set existing = spyne_existing_versions(this.database, layer, this.identifier) -%}
-  {%- set allocated = (var('spyne_versions', {}) or {}).get(layer ~ '.' ~ this.identifier, 0) | int -%}
+  {%- set allocated = spyne_allocated_version(layer, this.identifier) -%}
   {%- set version = [(existing | max if existing else 0) + 1, allocated] | max -%}
   {%- set target_relation = spyne_version_relation(this.database, layer, this.identifier, version) -%}
 

@@ -7,6 +7,7 @@ is a publish: an O(1) view swap, only when the publish policy allows it).
 
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -39,12 +40,12 @@ from orchestration.assets.project import (
 )
 from orchestration.assets.resources import SpyneResource, as_failure
 from orchestration.catalog.store import VersionInfo
-from orchestration.gating import run_drift_check, run_table_gate
 from orchestration.warehouse import VersionManifest
 from policies.errors import SpyneError
 from policies.naming import Layer, TableRef
 
 GATE_CHECK = "ge_gate"
+VERSIONS_ENV = "SPYNE_DBT_VERSIONS"
 DRIFT_CHECK = "schema_drift"
 
 
@@ -115,11 +116,16 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         svc = rt.service()
         refs = [ref_for_key(k) for k in context.selected_asset_keys]
         versions = {ref.canonical: svc.allocate_version(ref) for ref in refs}
-        invocation = dbt.cli(
-            ["build", "--indirect-selection", "cautious", "--vars", json.dumps({"spyne_versions": versions})], context=context, raise_on_error=False
-        )
-        # dbt holds the DuckDB file for the whole invocation: buffer, then register versions.
-        events = list(invocation.stream())
+        # Versions travel in the environment, not --vars, so dbt's partial parse stays valid.
+        os.environ[VERSIONS_ENV] = json.dumps(versions)
+        try:
+            invocation = dbt.cli(
+                ["build", "--indirect-selection", "cautious"], context=context, raise_on_error=False
+            )
+            # dbt holds the DuckDB file for the whole invocation: buffer, then register versions.
+            events = list(invocation.stream())
+        finally:
+            os.environ.pop(VERSIONS_ENV, None)
         built: dict[AssetKey, dict[str, Any]] = {}
         for ref in refs:
             if rt.warehouse.version_exists(ref, versions[ref.canonical]):
@@ -163,6 +169,9 @@ def gate_checks(layer: Layer, refs: Sequence[TableRef]) -> Any:
 
     @multi_asset_check(specs=specs, can_subset=True, name=f"{layer.value}_gates")
     def gates(context: AssetCheckExecutionContext, spyne: SpyneResource) -> Iterator[AssetCheckResult]:
+        # Great Expectations takes seconds to import: only steps that gate pay for it.
+        from orchestration.gating import run_drift_check, run_table_gate
+
         rt = spyne.runtime()
         for check_key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
             ref = ref_for_key(check_key.asset_key)

@@ -154,7 +154,11 @@ def test_a_rebuild_writes_a_new_version_and_leaves_the_canonical_view_alone(buil
     assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [1, 2]
     assert DuckDBWarehouse(build.warehouse).view_version(TableRef(Layer.SILVER, "products")) == 1
     assert _one(build.warehouse, "select count(*) from silver.products") == before
-    allocated = _dbt(build.tmp, build.warehouse, "run", "--select", "products", extra_vars="spyne_versions: {silver.products: 7}")
+    os.environ["SPYNE_DBT_VERSIONS"] = '{"silver.products": 7}'
+    try:
+        allocated = _dbt(build.tmp, build.warehouse, "run", "--select", "products")
+    finally:
+        del os.environ["SPYNE_DBT_VERSIONS"]
     assert allocated.success, allocated.exception
     assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [1, 2, 7]
 
