@@ -1,14 +1,16 @@
 """The one Dagster code location: every layer's assets, gates, a daily schedule and the main job."""
 
-from __future__ import annotations
 
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
+    OpExecutionContext,
     ScheduleDefinition,
     define_asset_job,
     in_process_executor,
+    job,
+    op,
 )
 from dagster_dbt import DbtCliResource
 
@@ -33,6 +35,28 @@ layer_jobs = [
 # The whole graph: sources are READ_ONLY specs, everything else is built, gated and published.
 spyne_job = define_asset_job("spyne_daily", selection=AssetSelection.all(), description="Ingest, build, gate and publish every layer.")
 
+
+
+@op(description="Drop versions outside retention that are neither ACTIVE nor the newest (audited).")
+def drop_expired_versions(context: OpExecutionContext, spyne: SpyneResource) -> dict[str, list[int]]:
+    dropped = spyne.runtime().service().janitor()
+    context.log.info(f"dropped: {dropped or 'nothing'}")
+    return dropped
+
+
+@job(description="The retention janitor: what `spyne tables janitor` does, on a schedule.")
+def spyne_janitor() -> None:
+    drop_expired_versions()
+
+
+janitor_schedule = ScheduleDefinition(
+    name="spyne_janitor_schedule",
+    job=spyne_janitor,
+    cron_schedule="30 * * * *",
+    execution_timezone="UTC",
+    default_status=DefaultScheduleStatus.STOPPED,
+)
+
 daily = ScheduleDefinition(
     name="spyne_daily_schedule",
     job=spyne_job,
@@ -44,8 +68,8 @@ daily = ScheduleDefinition(
 defs = Definitions(
     assets=assets,
     asset_checks=checks,
-    jobs=[spyne_job, *layer_jobs],
-    schedules=[daily],
+    jobs=[spyne_job, *layer_jobs, spyne_janitor],
+    schedules=[daily, janitor_schedule],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
         "spyne": SpyneResource(),

@@ -55,3 +55,12 @@ def test_daily_schedule_covers_the_whole_graph(defs) -> None:  # type: ignore[no
     selected = job.asset_layer.selected_asset_keys
     for key in (["bronze", "res_partner", "shadow"], ["silver", "invoices"], ["gold", "open_invoices", "shadow"], ["gold", "open_invoices"]):
         assert AssetKey(key) in selected
+
+
+def test_janitor_job_runs_on_a_schedule(defs) -> None:  # type: ignore[no-untyped-def]
+    from dagster import DagsterInstance
+
+    assert defs.resolve_schedule_def("spyne_janitor_schedule").job_name == "spyne_janitor"
+    result = defs.resolve_job_def("spyne_janitor").execute_in_process(instance=DagsterInstance.ephemeral())
+    assert result.success
+    assert result.output_for_node("drop_expired_versions") == {}
