@@ -462,7 +462,10 @@ def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
         s = load_settings()
         export_dbt_env(s)
         ensure_dagster_home(s)
-    dagster = shutil.which("dagster") or str(Path(sys.executable).parent / "dagster")
+    bin_dir = Path(sys.prefix) / "bin"
+    # The code server Dagster starts must find this environment's dbt and dagster first.
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    dagster = str(bin_dir / "dagster") if (bin_dir / "dagster").exists() else (shutil.which("dagster") or "dagster")
     os.execv(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(port)])
 
 

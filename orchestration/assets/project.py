@@ -10,6 +10,7 @@ READ_ONLY source table they are landed from.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,9 +36,15 @@ def _settings_target() -> str:
 
 
 def dbt_executable() -> str:
-    """The dbt next to this interpreter (the venv), so PATH does not decide which dbt runs."""
-    local = Path(sys.executable).parent / "dbt"
-    return str(local) if local.exists() else "dbt"
+    """The dbt installed with this environment (the venv), so PATH does not decide which dbt runs."""
+    import dbt
+
+    # <env>/lib/pythonX.Y/site-packages/dbt/__init__.py -> <env>/bin/dbt, however Python was started
+    installed = Path(dbt.__file__).resolve().parents[4] / "bin" / "dbt"
+    for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).parent / "dbt", installed):
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which("dbt") or "dbt"
 
 
 @lru_cache(maxsize=1)

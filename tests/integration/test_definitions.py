@@ -64,3 +64,12 @@ def test_janitor_job_runs_on_a_schedule(defs) -> None:  # type: ignore[no-untype
     result = defs.resolve_job_def("spyne_janitor").execute_in_process(instance=DagsterInstance.ephemeral())
     assert result.success
     assert result.output_for_node("drop_expired_versions") == {}
+
+
+def test_dbt_executable_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dagster's code server may start without the virtualenv on PATH; dbt must still be found."""
+    from orchestration.assets.project import dbt_executable
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    found = Path(dbt_executable())
+    assert found.is_absolute() and found.exists() and found.name == "dbt"
