@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PY="${PYTHON:-python3}"
+# Trust the system certificate store (corporate proxies add their CA there).
+export UV_NATIVE_TLS="${UV_NATIVE_TLS:-1}"
 if [ ! -x .venv/bin/python ]; then
   if ! "$PY" -m venv .venv 2>/dev/null; then
     # Debian without python3-venv: bootstrap a venv through uv instead.
