@@ -33,6 +33,10 @@ NAMING_CONVENTION: dict[str, str] = {
 # Tables whose rows may only ever be inserted; the migrations enforce it in the database.
 APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "state_history", "system_modes")
 
+# Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
+# PostgreSQL storage keeps its own migrations in that table, and both may share one database.
+VERSION_TABLE = "spyne_catalog_version"
+
 
 class GateStatus(StrEnum):
     NOT_RUN = "not_run"

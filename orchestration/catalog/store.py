@@ -32,6 +32,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from orchestration.catalog.models import (
+    VERSION_TABLE,
     AuditLogRow,
     AuditOutcome,
     GateStatus,
@@ -704,7 +705,7 @@ class Catalog:
         if path is not None and not path.exists():
             return None  # asking must not create the file
         with self._engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
 
     def needs_upgrade(self) -> bool:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -13,7 +13,7 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from orchestration.catalog.models import Base
+from orchestration.catalog.models import VERSION_TABLE, Base
 from orchestration.catalog.store import database_url
 
 config = context.config
@@ -35,6 +35,7 @@ def _run(connection: sa.Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -46,6 +47,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()
