@@ -87,3 +87,14 @@ def test_dbt_docs_generate_works(spyne_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert catalog.exists() and (DBT_PROJECT_DIR / "target" / "index.html").exists()
     assert "docs serve" in result.output
+
+
+def test_sample_generate_writes_the_source(tmp_path: Path) -> None:
+    target = tmp_path / "erp.duckdb"
+    result = runner.invoke(app, ["sample", "generate", "--rows", "60", "--seed", "3", "--path", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.exists() and "sale_order_line" in result.output
+    import duckdb
+
+    with duckdb.connect(str(target), read_only=True) as con:
+        assert con.execute("select count(distinct id) from sale_order_line").fetchone()[0] == 60
