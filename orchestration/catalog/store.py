@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -406,7 +408,7 @@ def _create_engine(url: str, lock_timeout_s: float) -> sa.Engine:
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
             if not memory:
-                cur.execute("PRAGMA journal_mode = WAL")
+                _ensure_wal(cur, lock_timeout_s)
                 cur.execute("PRAGMA synchronous = NORMAL")
         finally:
             cur.close()
@@ -417,6 +419,24 @@ def _create_engine(url: str, lock_timeout_s: float) -> sa.Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _ensure_wal(cur: Any, timeout_s: float) -> None:
+    """Switch a file database to WAL once; the switch does not wait on SQLite's busy handler.
+
+    Several processes opening a brand-new catalog at once race for it: a loser sees
+    "database is locked" at once, so it retries until the winner's switch is visible.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- transitions
