@@ -143,6 +143,9 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     for _ in range(2):
         assert job.execute_in_process(instance=instance, raise_on_error=False).success
     assert rt.catalog.get_table(table).active_version == 1, "auto_publish: false keeps new versions waiting"
+    hashes = {v.version: v.content_hash for v in rt.catalog.list_versions(table)}
+    assert sorted(hashes) == [1, 2, 3]
+    assert len(set(hashes.values())) == 1, "three builds of the same data carry the same content hash"
     skipped = [e for e in rt.catalog.list_audit(limit=200, target=table) if e.action == "auto_publish_skipped"]
     assert skipped, "the skipped automatic publish is audited with its reason"
 
