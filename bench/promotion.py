@@ -84,7 +84,12 @@ def main() -> None:
                     svc.rollback(admin, ref.canonical, 1)
                     samples.setdefault((label, "rollback"), []).append(time.perf_counter() - t)
             med = {k: statistics.median(v) for k, v in samples.items()}
-            return med[("small", "promote")], med[("small", "rollback")], med[("large", "promote")], med[("large", "rollback")]
+            return (
+                med[("small", "promote")],
+                med[("small", "rollback")],
+                med[("large", "promote")],
+                med[("large", "rollback")],
+            )
 
         cycles()  # warm-up (imports, first connections)
         # cold: every operation opens the warehouse file itself, as one CLI command does
@@ -101,7 +106,9 @@ def main() -> None:
                     )
 
             copy_large = median_seconds(copy, 3)
-        row_check = warehouse.query(f'select count(*) from "{large.layer.value}"."{large.name}"')[0][0]
+        row_check = warehouse.query(f'select count(*) from "{large.layer.value}"."{large.name}"')[
+            0
+        ][0]
         catalog.dispose()
 
     result = {
@@ -125,10 +132,18 @@ def main() -> None:
         "large_view_rows": row_check,
         "targets": {"large_vs_small_max": 1.2, "copy_vs_promote_min": 100},
     }
-    print(f"cold promote 1k: {cold_promote_small*1000:8.2f} ms   10M: {cold_promote_large*1000:8.2f} ms   ratio {result['cold_large_vs_small']:.3f}")
-    print(f"promote  1k: {promote_small*1000:8.2f} ms   10M: {promote_large*1000:8.2f} ms   ratio {result['large_vs_small']:.3f}")
-    print(f"rollback 1k: {rollback_small*1000:8.2f} ms   10M: {rollback_large*1000:8.2f} ms   ratio {result['rollback_large_vs_small']:.3f}")
-    print(f"CTAS copy of 10M: {copy_large*1000:.1f} ms = {result['copy_vs_promote']:.0f}x a promotion")
+    print(
+        f"cold promote 1k: {cold_promote_small * 1000:8.2f} ms   10M: {cold_promote_large * 1000:8.2f} ms   ratio {result['cold_large_vs_small']:.3f}"
+    )
+    print(
+        f"promote  1k: {promote_small * 1000:8.2f} ms   10M: {promote_large * 1000:8.2f} ms   ratio {result['large_vs_small']:.3f}"
+    )
+    print(
+        f"rollback 1k: {rollback_small * 1000:8.2f} ms   10M: {rollback_large * 1000:8.2f} ms   ratio {result['rollback_large_vs_small']:.3f}"
+    )
+    print(
+        f"CTAS copy of 10M: {copy_large * 1000:.1f} ms = {result['copy_vs_promote']:.0f}x a promotion"
+    )
     print(json.dumps(result))
 
 

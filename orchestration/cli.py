@@ -28,9 +28,16 @@ from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.roles import Operation, Role
 
-app = typer.Typer(help="Spyne: an enterprise-safe data platform on dbt + Dagster.", no_args_is_help=True)
-tables_app = typer.Typer(help="Table lifecycle: list, history, promote, rollback, deprecate, restore.", no_args_is_help=True)
-mode_app = typer.Typer(help="System mode: READ_ONLY (default) or INGESTION_READY.", no_args_is_help=True)
+app = typer.Typer(
+    help="Spyne: an enterprise-safe data platform on dbt + Dagster.", no_args_is_help=True
+)
+tables_app = typer.Typer(
+    help="Table lifecycle: list, history, promote, rollback, deprecate, restore.",
+    no_args_is_help=True,
+)
+mode_app = typer.Typer(
+    help="System mode: READ_ONLY (default) or INGESTION_READY.", no_args_is_help=True
+)
 auth_app = typer.Typer(help="API keys and principals.", no_args_is_help=True)
 sample_app = typer.Typer(help="The deterministic sample ERP source.", no_args_is_help=True)
 gates_app = typer.Typer(help="Great Expectations promotion gates.", no_args_is_help=True)
@@ -86,13 +93,23 @@ def _guard(call: Callable[[], T]) -> T:
 # -- demo ------------------------------------------------------------------------------------
 @app.command()
 def demo(
-    rows: Annotated[int, typer.Option("--rows", min=10, help="Sale order lines in the sample source.")] = 5000,
+    rows: Annotated[
+        int, typer.Option("--rows", min=10, help="Sale order lines in the sample source.")
+    ] = 5000,
     seed: Annotated[int, typer.Option(help="Seed of the sample generator.")] = 42,
 ) -> None:
     """Spyne's main job: generate the sample ERP, ingest to bronze, build silver and gold, gate and publish."""
     from orchestration.demo import run_demo
 
-    with refusals(), Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err_console) as progress:
+    with (
+        refusals(),
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err_console,
+        ) as progress,
+    ):
         task = progress.add_task("starting", total=None)
         report = run_demo(rows, seed, progress=lambda msg: progress.update(task, description=msg))
     table = Table(title="Spyne demo: ACTIVE tables per layer")
@@ -106,12 +123,20 @@ def demo(
         for name, why in sorted(layer.blocked.items()):
             table.add_row(layer.layer, name, f"[red]blocked[/]: {why}")
     out.print(table)
-    out.print(f"warehouse: [bold]{report.warehouse}[/] (DuckDB)   source (READ_ONLY): {report.source}")
-    out.print(f"done in {report.seconds:.1f}s; Dagster runs: {', '.join(report.run_ids)}; dbt output: {report.log_path}")
+    out.print(
+        f"warehouse: [bold]{report.warehouse}[/] (DuckDB)   source (READ_ONLY): {report.source}"
+    )
+    out.print(
+        f"done in {report.seconds:.1f}s; Dagster runs: {', '.join(report.run_ids)}; dbt output: {report.log_path}"
+    )
     if report.new_admin_key:
-        out.print("a first admin was created for this install; its key is in $SPYNE_HOME/admin.key:")
+        out.print(
+            "a first admin was created for this install; its key is in $SPYNE_HOME/admin.key:"
+        )
         out.print(f"  export SPYNE_API_KEY={report.new_admin_key}")
-    out.print("open the UI:  .venv/bin/dagster dev -w workspace.yaml   (then http://127.0.0.1:3000)")
+    out.print(
+        "open the UI:  .venv/bin/dagster dev -w workspace.yaml   (then http://127.0.0.1:3000)"
+    )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -119,9 +144,13 @@ def demo(
 # -- sample ----------------------------------------------------------------------------------
 @sample_app.command("generate")
 def sample_generate(
-    rows: Annotated[int, typer.Option("--rows", min=10, help="Sale order lines to generate.")] = 5000,
+    rows: Annotated[
+        int, typer.Option("--rows", min=10, help="Sale order lines to generate.")
+    ] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same data.")] = 42,
-    path: Annotated[Path | None, typer.Option(help="Output DuckDB file (default: SPYNE_SOURCE_PATH).")] = None,
+    path: Annotated[
+        Path | None, typer.Option(help="Output DuckDB file (default: SPYNE_SOURCE_PATH).")
+    ] = None,
 ) -> None:
     """Write the deterministic Odoo-shaped sample ERP database (an external, READ_ONLY source)."""
     from orchestration.sample.generator import generate
@@ -149,11 +178,18 @@ def tables_list(as_json: JsonOpt = False) -> None:
         me = _principal(rt)
         sees_shadow = authorize(me.role, Operation.VIEW_SHADOW).allowed
         rows = [
-            t for t in rt.catalog.list_tables()
+            t
+            for t in rt.catalog.list_tables()
             if sees_shadow or t.state in (TableState.ACTIVE.value, TableState.READ_ONLY.value)
         ]
     data = [
-        {"name": t.name, "layer": t.layer, "state": t.state, "active_version": t.active_version, "versions_retained": t.version_count}
+        {
+            "name": t.name,
+            "layer": t.layer,
+            "state": t.state,
+            "active_version": t.active_version,
+            "versions_retained": t.version_count,
+        }
         for t in rows
     ]
     if as_json:
@@ -163,12 +199,19 @@ def tables_list(as_json: JsonOpt = False) -> None:
     for col in ("name", "layer", "state", "active_version", "versions_retained"):
         table.add_column(col)
     for d in data:
-        table.add_row(*(str(d[c]) if d[c] is not None else "-" for c in ("name", "layer", "state", "active_version", "versions_retained")))
+        table.add_row(
+            *(
+                str(d[c]) if d[c] is not None else "-"
+                for c in ("name", "layer", "state", "active_version", "versions_retained")
+            )
+        )
     out.print(table)
 
 
 @tables_app.command("history")
-def tables_history(table_name: Annotated[str, typer.Argument(metavar="TABLE")], as_json: JsonOpt = False) -> None:
+def tables_history(
+    table_name: Annotated[str, typer.Argument(metavar="TABLE")], as_json: JsonOpt = False
+) -> None:
     """State transitions of one table, oldest first, with versions and who did them."""
     from policies.naming import parse_table_ref
 
@@ -185,13 +228,27 @@ def tables_history(table_name: Annotated[str, typer.Argument(metavar="TABLE")], 
         "state": info.state,
         "active_version": info.active_version,
         "transitions": [
-            {"at": c.at.isoformat(), "transition": c.transition, "from_state": c.from_state, "to_state": c.to_state,
-             "from_version": c.from_version, "to_version": c.to_version, "actor": c.actor, "reason": c.reason}
+            {
+                "at": c.at.isoformat(),
+                "transition": c.transition,
+                "from_state": c.from_state,
+                "to_state": c.to_state,
+                "from_version": c.from_version,
+                "to_version": c.to_version,
+                "actor": c.actor,
+                "reason": c.reason,
+            }
             for c in changes
         ],
         "versions": [
-            {"version": v.version, "created_at": v.created_at.isoformat(), "rows": v.row_count, "content_hash": v.content_hash,
-             "gate": v.gate_status, "dropped": v.dropped_at is not None}
+            {
+                "version": v.version,
+                "created_at": v.created_at.isoformat(),
+                "rows": v.row_count,
+                "content_hash": v.content_hash,
+                "gate": v.gate_status,
+                "dropped": v.dropped_at is not None,
+            }
             for v in versions
         ],
     }
@@ -203,13 +260,27 @@ def tables_history(table_name: Annotated[str, typer.Argument(metavar="TABLE")], 
     for col in ("at", "transition", "from", "to", "actor", "reason"):
         t.add_column(col)
     for c in data["transitions"]:
-        t.add_row(c["at"], c["transition"], f"{c['from_state']} v{c['from_version']}", f"{c['to_state']} v{c['to_version']}", c["actor"], c["reason"] or "")
+        t.add_row(
+            c["at"],
+            c["transition"],
+            f"{c['from_state']} v{c['from_version']}",
+            f"{c['to_state']} v{c['to_version']}",
+            c["actor"],
+            c["reason"] or "",
+        )
     out.print(t)
     v = Table(title="versions")
     for col in ("version", "created_at", "rows", "gate", "content_hash", "dropped"):
         v.add_column(col)
     for d in data["versions"]:
-        v.add_row(str(d["version"]), d["created_at"], f"{d['rows']:,}", d["gate"], d["content_hash"][:16], "yes" if d["dropped"] else "")
+        v.add_row(
+            str(d["version"]),
+            d["created_at"],
+            f"{d['rows']:,}",
+            d["gate"],
+            d["content_hash"][:16],
+            "yes" if d["dropped"] else "",
+        )
     out.print(v)
 
 
@@ -219,16 +290,27 @@ def _print_plan(plan: Any, as_json: bool) -> None:
         _emit_json(data)
         return
     verb = "promoted" if plan.applied else "would promote"
-    out.print(f"{verb} [bold]{plan.table}[/]: v{plan.from_version} -> v{plan.to_version}  (state {plan.table_state.value})")
-    out.print(f"  gates: {plan.gate_status.value}   drift: {plan.drift.severity.name} — {plan.drift.summary()}")
-    out.print(f"  decision: {plan.decision.verdict.name}" + (f" — {plan.decision.message}" if plan.decision.reasons else ""))
+    out.print(
+        f"{verb} [bold]{plan.table}[/]: v{plan.from_version} -> v{plan.to_version}  (state {plan.table_state.value})"
+    )
+    out.print(
+        f"  gates: {plan.gate_status.value}   drift: {plan.drift.severity.name} — {plan.drift.summary()}"
+    )
+    out.print(
+        f"  decision: {plan.decision.verdict.name}"
+        + (f" — {plan.decision.message}" if plan.decision.reasons else "")
+    )
 
 
 @tables_app.command("promote")
 def tables_promote(
     table_name: Annotated[str, typer.Argument(metavar="TABLE")],
-    version: Annotated[int | None, typer.Option("--version", min=1, help="Version to promote (default: newest).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, help="Version to promote (default: newest).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; change nothing.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Publish a shadow version (admin): gates and drift are checked; one view swap, audited."""
@@ -241,7 +323,12 @@ def tables_promote(
 @tables_app.command("rollback")
 def tables_rollback(
     table_name: Annotated[str, typer.Argument(metavar="TABLE")],
-    to_version: Annotated[int | None, typer.Option("--to-version", min=1, help="Retained version (default: the previous ACTIVE one).")] = None,
+    to_version: Annotated[
+        int | None,
+        typer.Option(
+            "--to-version", min=1, help="Retained version (default: the previous ACTIVE one)."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Point the canonical view back at a retained version (admin)."""
@@ -276,7 +363,9 @@ def tables_restore(table_name: Annotated[str, typer.Argument(metavar="TABLE")]) 
 
 
 @tables_app.command("janitor")
-def tables_janitor(dry_run: Annotated[bool, typer.Option("--dry-run")] = False, as_json: JsonOpt = False) -> None:
+def tables_janitor(
+    dry_run: Annotated[bool, typer.Option("--dry-run")] = False, as_json: JsonOpt = False
+) -> None:
     """Drop versions outside retention that are neither ACTIVE nor newest (admin)."""
     with refusals():
         rt = _rt()
@@ -288,7 +377,9 @@ def tables_janitor(dry_run: Annotated[bool, typer.Option("--dry-run")] = False, 
         out.print("nothing to drop")
     else:
         for name, versions in dropped.items():
-            out.print(f"{'would drop' if dry_run else 'dropped'} {name}: {', '.join(f'v{v}' for v in versions)}")
+            out.print(
+                f"{'would drop' if dry_run else 'dropped'} {name}: {', '.join(f'v{v}' for v in versions)}"
+            )
 
 
 # -- mode ------------------------------------------------------------------------------------
@@ -299,11 +390,18 @@ def mode_show(as_json: JsonOpt = False) -> None:
         rt = _rt()
         _principal(rt)
         info = rt.catalog.current_mode()
-    data = {"mode": info.mode, "version": info.version, "changed_at": info.changed_at, "changed_by": info.changed_by}
+    data = {
+        "mode": info.mode,
+        "version": info.version,
+        "changed_at": info.changed_at,
+        "changed_by": info.changed_by,
+    }
     if as_json:
         _emit_json(data)
     else:
-        out.print(f"mode [bold]{info.mode}[/] (version {info.version}, set by {info.changed_by or 'default'})")
+        out.print(
+            f"mode [bold]{info.mode}[/] (version {info.version}, set by {info.changed_by or 'default'})"
+        )
 
 
 @mode_app.command("set")
@@ -322,7 +420,9 @@ def mode_set(
 @app.command()
 def audit(
     limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
-    table_name: Annotated[str | None, typer.Option("--table", help="Only entries about this target.")] = None,
+    table_name: Annotated[
+        str | None, typer.Option("--table", help="Only entries about this target.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The append-only audit log, newest first (engineer or admin)."""
@@ -331,7 +431,15 @@ def audit(
         rt.service().require(_principal(rt), Operation.VIEW_SHADOW, "audit_log")
         entries = rt.catalog.list_audit(limit=limit, target=table_name)
     data = [
-        {"id": e.id, "at": e.at.strftime("%Y-%m-%d %H:%M:%S"), "actor": e.actor, "action": e.action, "target": e.target, "outcome": e.outcome, "details": e.details}
+        {
+            "id": e.id,
+            "at": e.at.strftime("%Y-%m-%d %H:%M:%S"),
+            "actor": e.actor,
+            "action": e.action,
+            "target": e.target,
+            "outcome": e.outcome,
+            "details": e.details,
+        }
         for e in entries
     ]
     if as_json:
@@ -342,7 +450,14 @@ def audit(
         t.add_column(col, overflow="fold")
     for d in data:
         color = {"refused": "red", "allowed": "green"}.get(d["outcome"], "white")
-        t.add_row(str(d["id"]), d["at"], d["actor"], d["action"], d["target"], f"[{color}]{d['outcome']}[/]")
+        t.add_row(
+            str(d["id"]),
+            d["at"],
+            d["actor"],
+            d["action"],
+            d["target"],
+            f"[{color}]{d['outcome']}[/]",
+        )
     out.print(t)
 
 
@@ -369,7 +484,9 @@ def auth_create_key(
         me = _principal(rt)
         rt.service().require(me, Operation.MANAGE_KEYS, name)
         principal, key = rt.catalog.create_principal(name, Role.parse(role), created_by=me.name)
-        rt.catalog.audit(me.name, "create_principal", name, "allowed", {"role": principal.role.label})
+        rt.catalog.audit(
+            me.name, "create_principal", name, "allowed", {"role": principal.role.label}
+        )
     out.print(f"created {principal.role.label} [bold]{principal.name}[/]; this key is shown once:")
     out.print(f"  export SPYNE_API_KEY={key}")
 
@@ -385,7 +502,12 @@ def auth_whoami() -> None:
 # -- gates -----------------------------------------------------------------------------------
 @gates_app.command("generate")
 def gates_generate(
-    force: Annotated[bool, typer.Option("--force", help="Refresh existing suites (hand-written expectations are kept).")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Refresh existing suites (hand-written expectations are kept)."
+        ),
+    ] = False,
 ) -> None:
     """Write a GE suite per gated table into expectations/, derived from dbt columns and tests."""
     from orchestration.assets.project import bronze_tables, model_refs, node_for, tests_for
@@ -398,7 +520,9 @@ def gates_generate(
     )
     from policies.naming import Layer
 
-    refs = [t.ref for t in bronze_tables()] + [r for layer in (Layer.SILVER, Layer.JOINS, Layer.GOLD) for r in model_refs(layer)]
+    refs = [t.ref for t in bronze_tables()] + [
+        r for layer in (Layer.SILVER, Layer.JOINS, Layer.GOLD) for r in model_refs(layer)
+    ]
     for ref in refs:
         path = suite_path(ref.layer.value, ref.name)
         if path.exists() and not force:
@@ -407,7 +531,9 @@ def gates_generate(
         node = node_for(ref)
         generated = suite_from_dbt_node(node, tests_for(node["unique_id"]))
         existing = load_suite(ref.layer.value, ref.name) if path.exists() else None
-        write_suite(ref.layer.value, ref.name, merge_suites(existing, generated) if existing else generated)
+        write_suite(
+            ref.layer.value, ref.name, merge_suites(existing, generated) if existing else generated
+        )
         out.print(f"wrote    {path.relative_to(REPO_ROOT)}")
 
 
@@ -430,7 +556,9 @@ def gates_run(
         _emit_json({"table": ref.canonical, "version": outcome.version, **outcome.result.to_dict()})
         return
     status = "[green]passed[/]" if outcome.result.success else "[red]failed[/]"
-    out.print(f"{ref.canonical} v{outcome.version}: {status} ({outcome.result.evaluated} expectations, {outcome.result.failed} failed)")
+    out.print(
+        f"{ref.canonical} v{outcome.version}: {status} ({outcome.result.evaluated} expectations, {outcome.result.failed} failed)"
+    )
 
 
 # -- docs and UI -----------------------------------------------------------------------------
@@ -445,9 +573,23 @@ def docs_generate() -> None:
         ensure_home(s)
         export_dbt_env(s)
     dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
-    code = subprocess.call([dbt, "docs", "generate", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR), "--target", s.dbt_target])
+    code = subprocess.call(
+        [
+            dbt,
+            "docs",
+            "generate",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target",
+            s.dbt_target,
+        ]
+    )
     if code == 0:
-        out.print(f"serve it with: {dbt} docs serve --project-dir {DBT_PROJECT_DIR} --profiles-dir {DBT_PROJECT_DIR} --port 8080")
+        out.print(
+            f"serve it with: {dbt} docs serve --project-dir {DBT_PROJECT_DIR} --profiles-dir {DBT_PROJECT_DIR} --port 8080"
+        )
     raise typer.Exit(code)
 
 
@@ -465,7 +607,11 @@ def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
     bin_dir = Path(sys.prefix) / "bin"
     # The code server Dagster starts must find this environment's dbt and dagster first.
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
-    dagster = str(bin_dir / "dagster") if (bin_dir / "dagster").exists() else (shutil.which("dagster") or "dagster")
+    dagster = (
+        str(bin_dir / "dagster")
+        if (bin_dir / "dagster").exists()
+        else (shutil.which("dagster") or "dagster")
+    )
     os.execv(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(port)])
 
 

@@ -1,6 +1,5 @@
 """The one Dagster code location: every layer's assets, gates, a daily schedule and the main job."""
 
-
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
@@ -28,17 +27,26 @@ LAYER_JOBS: dict[Layer, str] = {
     if (bronze_tables() if layer == Layer.BRONZE else model_refs(layer))
 }
 layer_jobs = [
-    define_asset_job(name, selection=AssetSelection.groups(layer.value), description=f"Build, gate and publish the {layer.value} layer.")
+    define_asset_job(
+        name,
+        selection=AssetSelection.groups(layer.value),
+        description=f"Build, gate and publish the {layer.value} layer.",
+    )
     for layer, name in LAYER_JOBS.items()
 ]
 
 # The whole graph: sources are READ_ONLY specs, everything else is built, gated and published.
-spyne_job = define_asset_job("spyne_daily", selection=AssetSelection.all(), description="Ingest, build, gate and publish every layer.")
-
+spyne_job = define_asset_job(
+    "spyne_daily",
+    selection=AssetSelection.all(),
+    description="Ingest, build, gate and publish every layer.",
+)
 
 
 @op(description="Drop versions outside retention that are neither ACTIVE nor the newest (audited).")
-def drop_expired_versions(context: OpExecutionContext, spyne: SpyneResource) -> dict[str, list[int]]:
+def drop_expired_versions(
+    context: OpExecutionContext, spyne: SpyneResource
+) -> dict[str, list[int]]:
     dropped = spyne.runtime().service().janitor()
     context.log.info(f"dropped: {dropped or 'nothing'}")
     return dropped

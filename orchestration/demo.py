@@ -50,7 +50,9 @@ class DemoReport:
 
     @property
     def ok(self) -> bool:
-        return all(not layer.blocked for layer in self.layers) and all(layer.tables for layer in self.layers)
+        return all(not layer.blocked for layer in self.layers) and all(
+            layer.tables for layer in self.layers
+        )
 
 
 def _promote_pending(rt: Runtime, admin: PrincipalInfo, layer: Layer, report: LayerReport) -> None:
@@ -65,9 +67,13 @@ def _promote_pending(rt: Runtime, admin: PrincipalInfo, layer: Layer, report: La
                 report.blocked[table.name] = err.message
         refreshed = rt.catalog.get_table(table.name)
         if refreshed.state == TableState.ACTIVE.value and refreshed.active_version is not None:
-            report.tables[table.name] = rt.catalog.get_version(table.name, refreshed.active_version).row_count
+            report.tables[table.name] = rt.catalog.get_version(
+                table.name, refreshed.active_version
+            ).row_count
         elif table.name not in report.blocked:
-            report.blocked[table.name] = f"state {refreshed.state}; see `spyne tables history {table.name}`"
+            report.blocked[table.name] = (
+                f"state {refreshed.state}; see `spyne tables history {table.name}`"
+            )
 
 
 def run_demo(
@@ -84,7 +90,9 @@ def run_demo(
     generate(rt.source_path, lines=lines, seed=seed)
     admin, new_key = demo_admin(rt.catalog, Path(rt.settings.home))
     if rt.catalog.current_mode().mode != SystemMode.INGESTION_READY.value:
-        rt.service().set_mode(admin, SystemMode.INGESTION_READY, "demo: land the local sample source")
+        rt.service().set_mode(
+            admin, SystemMode.INGESTION_READY, "demo: land the local sample source"
+        )
     instance = instance or dagster_instance(rt.settings)
     reports: list[LayerReport] = []
     run_ids: list[str] = []
@@ -97,13 +105,17 @@ def run_demo(
         progress(f"building, gating and publishing {layer.value}")
         # dbt's console output goes to the log file; the demo prints a summary instead.
         with log_path.open("a") as log, contextlib.redirect_stdout(log):
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=QUIET)
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET
+            )
         run_ids.append(result.run_id)
         report = LayerReport(layer.value)
         _promote_pending(rt, admin, layer, report)
         report.seconds = time.monotonic() - layer_started
         if not result.success and not report.blocked:
-            report.blocked[layer.value] = f"run {result.run_id} failed; open the Dagster UI for its logs"
+            report.blocked[layer.value] = (
+                f"run {result.run_id} failed; open the Dagster UI for its logs"
+            )
         reports.append(report)
         if report.blocked:
             break

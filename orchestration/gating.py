@@ -33,21 +33,38 @@ def suite_for(ref: TableRef) -> tuple[Any, str]:
 
 def run_table_gate(rt: Runtime, ref: TableRef, version: int | None = None) -> GateOutcome:
     svc = rt.service()
-    info = svc.newest_version(ref.canonical) if version is None else rt.catalog.get_version(ref.canonical, version)
+    info = (
+        svc.newest_version(ref.canonical)
+        if version is None
+        else rt.catalog.get_version(ref.canonical, version)
+    )
     suite, origin = suite_for(ref)
     docs = Path(rt.settings.gx_root)
     result = run_gate(
-        Path(rt.warehouse.path), ref.shadow_schema, ref.version_identifier(info.version), suite, data_docs_dir=docs
+        Path(rt.warehouse.path),
+        ref.shadow_schema,
+        ref.version_identifier(info.version),
+        suite,
+        data_docs_dir=docs,
     )
     rt.catalog.record_gate(
-        ref.canonical, info.version, "passed" if result.success else "failed", result.to_dict() | {"suite": origin}
+        ref.canonical,
+        info.version,
+        "passed" if result.success else "failed",
+        result.to_dict() | {"suite": origin},
     )
     return GateOutcome(ref, info.version, result, origin)
 
 
-def run_drift_check(rt: Runtime, ref: TableRef, version: int | None = None) -> tuple[int, DriftReport]:
+def run_drift_check(
+    rt: Runtime, ref: TableRef, version: int | None = None
+) -> tuple[int, DriftReport]:
     svc = rt.service()
-    info = svc.newest_version(ref.canonical) if version is None else rt.catalog.get_version(ref.canonical, version)
+    info = (
+        svc.newest_version(ref.canonical)
+        if version is None
+        else rt.catalog.get_version(ref.canonical, version)
+    )
     table = rt.catalog.get_table(ref.canonical)
     active = None
     if table.active_version is not None:

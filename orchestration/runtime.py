@@ -83,5 +83,14 @@ def _cached(key: tuple[str, ...]) -> Runtime:
 
 def runtime() -> Runtime:
     """Per-process runtime, rebuilt when the relevant environment changes (tests switch homes)."""
-    key = tuple(os.environ.get(k, "") for k in ("SPYNE_ENV", "SPYNE_HOME", "SPYNE_CATALOG_URL", "SPYNE_WAREHOUSE_PATH", "SPYNE_SOURCE_PATH"))
+    key = tuple(
+        os.environ.get(k, "")
+        for k in (
+            "SPYNE_ENV",
+            "SPYNE_HOME",
+            "SPYNE_CATALOG_URL",
+            "SPYNE_WAREHOUSE_PATH",
+            "SPYNE_SOURCE_PATH",
+        )
+    )
     return _cached(key)

@@ -41,7 +41,6 @@ SYSTEM_BUILDER = "system:builder"
 SYSTEM_JANITOR = "system:janitor"
 
 
-
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -49,7 +48,9 @@ def _utcnow() -> datetime:
 def _columns(schema: list[dict[str, Any]] | None) -> list[Column] | None:
     if schema is None:
         return None
-    return [Column(str(c["name"]), str(c["data_type"]), bool(c.get("nullable", True))) for c in schema]
+    return [
+        Column(str(c["name"]), str(c["data_type"]), bool(c.get("nullable", True))) for c in schema
+    ]
 
 
 def error_for(decision: Decision) -> SpyneError:
@@ -122,7 +123,9 @@ class TableService:
         existing = self.warehouse.versions(ref)
         return max(self.catalog.next_version(ref.canonical), (max(existing) + 1) if existing else 1)
 
-    def register_build(self, ref: TableRef, version: int, run_id: str | None) -> tuple[VersionInfo, VersionManifest]:
+    def register_build(
+        self, ref: TableRef, version: int, run_id: str | None
+    ) -> tuple[VersionInfo, VersionManifest]:
         manifest = self.warehouse.manifest(ref, version)
         self.catalog.ensure_table(ref)
         info = self.catalog.register_version(
@@ -139,11 +142,18 @@ class TableService:
             "build",
             ref.canonical,
             "recorded",
-            {"version": version, "rows": manifest.row_count, "content_hash": manifest.content_hash, "run_id": run_id},
+            {
+                "version": version,
+                "rows": manifest.row_count,
+                "content_hash": manifest.content_hash,
+                "run_id": run_id,
+            },
         )
         return info, manifest
 
-    def ingest(self, ref: TableRef, source_path: Any, source_table: str, run_id: str | None) -> tuple[VersionInfo, VersionManifest]:
+    def ingest(
+        self, ref: TableRef, source_path: Any, source_table: str, run_id: str | None
+    ) -> tuple[VersionInfo, VersionManifest]:
         """Land a source table as a new bronze version; refused unless the mode allows ingestion."""
         mode = self.catalog.current_mode().mode
         try:
@@ -197,7 +207,9 @@ class TableService:
             drift=drift.severity,
             explicit=explicit,
             actor_role=actor_role,
-            auto_publish=table.auto_publish if table.auto_publish is not None else self.policy.auto_publish_for(name),
+            auto_publish=table.auto_publish
+            if table.auto_publish is not None
+            else self.policy.auto_publish_for(name),
         )
         return PromotionPlan(
             table=name,
@@ -211,52 +223,84 @@ class TableService:
             actor=actor,
         )
 
-    def plan_promotion(self, principal: PrincipalInfo, name: str, version: int | None = None) -> PromotionPlan:
+    def plan_promotion(
+        self, principal: PrincipalInfo, name: str, version: int | None = None
+    ) -> PromotionPlan:
         ref = parse_table_ref(name)
         return self._plan(
-            self.catalog.get_table(ref.canonical), version, explicit=True, actor_role=principal.role, actor=principal.name
+            self.catalog.get_table(ref.canonical),
+            version,
+            explicit=True,
+            actor_role=principal.role,
+            actor=principal.name,
         )
 
     # -- acting --------------------------------------------------------------------------
     def promote(
-        self, principal: PrincipalInfo, name: str, version: int | None = None, *, dry_run: bool = False
+        self,
+        principal: PrincipalInfo,
+        name: str,
+        version: int | None = None,
+        *,
+        dry_run: bool = False,
     ) -> PromotionPlan:
         ref = parse_table_ref(name)
         self.require(principal, Operation.PROMOTE, ref.canonical)
         if dry_run:
             plan = self.plan_promotion(principal, ref.canonical, version)
-            self.catalog.audit(principal.name, "promote_dry_run", ref.canonical, "recorded", plan.to_dict())
+            self.catalog.audit(
+                principal.name, "promote_dry_run", ref.canonical, "recorded", plan.to_dict()
+            )
             return plan
-        return self._publish(ref, version, explicit=True, actor=principal.name, actor_role=principal.role)
+        return self._publish(
+            ref, version, explicit=True, actor=principal.name, actor_role=principal.role
+        )
 
     def publish_automatic(self, name: str, version: int | None = None) -> PromotionPlan:
         """End-of-run publish: only when the policy allows it without a person (never raises on policy)."""
         ref = parse_table_ref(name)
         try:
-            return self._publish(ref, version, explicit=False, actor=SYSTEM_PUBLISHER, actor_role=None)
+            return self._publish(
+                ref, version, explicit=False, actor=SYSTEM_PUBLISHER, actor_role=None
+            )
         except _NotPublished as np:
             return np.plan
 
     def _publish(
-        self, ref: TableRef, version: int | None, *, explicit: bool, actor: str, actor_role: Role | None
+        self,
+        ref: TableRef,
+        version: int | None,
+        *,
+        explicit: bool,
+        actor: str,
+        actor_role: Role | None,
     ) -> PromotionPlan:
         name = ref.canonical
         changed_view_from: tuple[bool, int | None] = (False, None)
         try:
             with self.warehouse.hold(), self.catalog.transition(name) as tx:
                 plan = self._plan(
-                    tx.table, version, explicit=explicit, actor_role=actor_role, actor=actor, get_version=tx.version
+                    tx.table,
+                    version,
+                    explicit=explicit,
+                    actor_role=actor_role,
+                    actor=actor,
+                    get_version=tx.version,
                 )
                 if not plan.decision.allowed:
                     raise _NotPublished(plan)
                 new_state = next_state(plan.table_state, Transition.PROMOTE)
-                self.warehouse.swap_view(ref, plan.to_version, first=plan.table_state == TableState.SHADOW)
+                self.warehouse.swap_view(
+                    ref, plan.to_version, first=plan.table_state == TableState.SHADOW
+                )
                 changed_view_from = (True, _visible_version(tx.table))
                 tx.set_state(new_state, Transition.PROMOTE, plan.to_version, actor, "promote")
                 tx.audit(actor, "promote", name, "allowed", plan.to_dict() | {"applied": True})
             return PromotionPlan(**{**plan.__dict__, "applied": True})
         except _NotPublished as np:
-            outcome = "refused" if np.plan.decision.verdict == Verdict.BLOCK or explicit else "recorded"
+            outcome = (
+                "refused" if np.plan.decision.verdict == Verdict.BLOCK or explicit else "recorded"
+            )
             action = "promote" if explicit else "auto_publish_skipped"
             self.catalog.audit(actor, action, name, outcome, np.plan.to_dict())
             if explicit:
@@ -280,10 +324,13 @@ class TableService:
         return [
             v
             for v in self.catalog.list_versions(table.name)
-            if v.version == table.active_version or is_retained(_retained_version(v, table), now, retention)
+            if v.version == table.active_version
+            or is_retained(_retained_version(v, table), now, retention)
         ]
 
-    def rollback(self, principal: PrincipalInfo, name: str, to_version: int | None = None) -> PromotionPlan:
+    def rollback(
+        self, principal: PrincipalInfo, name: str, to_version: int | None = None
+    ) -> PromotionPlan:
         ref = parse_table_ref(name)
         self.require(principal, Operation.ROLLBACK, ref.canonical)
         changed: tuple[bool, int | None] = (False, None)
@@ -291,7 +338,9 @@ class TableService:
             with self.warehouse.hold(), self.catalog.transition(ref.canonical) as tx:
                 table = tx.table
                 retained = {v.version: v for v in self._retained(table)}
-                target = to_version if to_version is not None else self._previous_active(table, retained)
+                target = (
+                    to_version if to_version is not None else self._previous_active(table, retained)
+                )
                 target_info = self.catalog.get_version(ref.canonical, target) if target else None
                 facts = RollbackFacts(
                     table=ref.canonical,
@@ -301,7 +350,9 @@ class TableService:
                     # the janitor drops a version from the warehouse and the catalog together;
                     # the view swap below still fails cleanly if the table is missing.
                     target_retained=target in retained,
-                    target_gate_status=GateStatus(target_info.gate_status) if target_info else GateStatus.NOT_RUN,
+                    target_gate_status=GateStatus(target_info.gate_status)
+                    if target_info
+                    else GateStatus.NOT_RUN,
                     actor_role=principal.role,
                 )
                 decision = decide_rollback(facts)
@@ -310,7 +361,9 @@ class TableService:
                 assert target is not None and target_info is not None
                 self.warehouse.swap_view(ref, target, first=False)
                 changed = (True, _visible_version(table))
-                tx.set_state(TableState.ACTIVE, Transition.ROLLBACK, target, principal.name, "rollback")
+                tx.set_state(
+                    TableState.ACTIVE, Transition.ROLLBACK, target, principal.name, "rollback"
+                )
                 plan = PromotionPlan(
                     table=ref.canonical,
                     table_state=TableState(table.state),
@@ -336,7 +389,9 @@ class TableService:
     def _previous_active(self, table: TableInfo, retained: dict[int, VersionInfo]) -> int | None:
         """The most recently superseded retained version: what 'roll back' means without a number."""
         candidates = [
-            v for v in retained.values() if v.version != table.active_version and v.last_active_at is not None
+            v
+            for v in retained.values()
+            if v.version != table.active_version and v.last_active_at is not None
         ]
         if not candidates:
             raise NotFound(
@@ -344,13 +399,17 @@ class TableService:
                 "use --to-version N with a retained version",
                 details={"table": table.name, "retained": sorted(retained)},
             )
-        return max(candidates, key=lambda v: v.last_active_at or datetime.min.replace(tzinfo=UTC)).version
+        return max(
+            candidates, key=lambda v: v.last_active_at or datetime.min.replace(tzinfo=UTC)
+        ).version
 
     def deprecate(self, principal: PrincipalInfo, name: str, reason: str) -> TableInfo:
         ref = parse_table_ref(name)
         self.require(principal, Operation.DEPRECATE, ref.canonical)
         if not reason.strip():
-            raise InvalidTransition("deprecation needs a reason (--reason TEXT)", details={"table": name})
+            raise InvalidTransition(
+                "deprecation needs a reason (--reason TEXT)", details={"table": name}
+            )
         return self._state_change(principal, ref, Transition.DEPRECATE, reason)
 
     def restore(self, principal: PrincipalInfo, name: str) -> TableInfo:
@@ -358,13 +417,17 @@ class TableService:
         self.require(principal, Operation.RESTORE, ref.canonical)
         return self._state_change(principal, ref, Transition.RESTORE, "restore")
 
-    def _state_change(self, principal: PrincipalInfo, ref: TableRef, transition: Transition, reason: str) -> TableInfo:
+    def _state_change(
+        self, principal: PrincipalInfo, ref: TableRef, transition: Transition, reason: str
+    ) -> TableInfo:
         changed: tuple[bool, int | None] = (False, None)
         try:
             with self.catalog.transition(ref.canonical) as tx:
                 table = tx.table
                 decide = decide_deprecate if transition == Transition.DEPRECATE else decide_restore
-                decision = decide(TableActionFacts(ref.canonical, TableState(table.state), principal.role))
+                decision = decide(
+                    TableActionFacts(ref.canonical, TableState(table.state), principal.role)
+                )
                 if not decision.allowed:
                     raise error_for(decision)
                 to_state = next_state(TableState(table.state), transition)
@@ -381,12 +444,19 @@ class TableService:
                     transition.value,
                     ref.canonical,
                     "allowed",
-                    {"from_state": table.state, "to_state": to_state.value, "version": table.active_version, "reason": reason},
+                    {
+                        "from_state": table.state,
+                        "to_state": to_state.value,
+                        "version": table.active_version,
+                        "reason": reason,
+                    },
                 )
             return self.catalog.get_table(ref.canonical)
         except SpyneError as err:
             self._restore_view(ref, *changed)
-            self.catalog.audit(principal.name, transition.value, ref.canonical, "refused", err.to_dict())
+            self.catalog.audit(
+                principal.name, transition.value, ref.canonical, "refused", err.to_dict()
+            )
             raise
         except BaseException:
             self._restore_view(ref, *changed)
@@ -415,11 +485,15 @@ class TableService:
             for v in doomed:
                 self.warehouse.drop_version(ref, v)
                 self.catalog.mark_dropped(table.name, v)
-                self.catalog.audit(SYSTEM_JANITOR, "drop_version", table.name, "allowed", {"version": v})
+                self.catalog.audit(
+                    SYSTEM_JANITOR, "drop_version", table.name, "allowed", {"version": v}
+                )
         return dropped
 
     # -- system mode ---------------------------------------------------------------------
-    def set_mode(self, principal: PrincipalInfo, mode: SystemMode, reason: str | None = None) -> Any:
+    def set_mode(
+        self, principal: PrincipalInfo, mode: SystemMode, reason: str | None = None
+    ) -> Any:
         self.require(principal, Operation.CHANGE_MODE, "system_mode")
         return self.catalog.set_mode(mode, principal.name, reason)
 

@@ -41,11 +41,15 @@ class VersionManifest:
     content_hash: str
 
     def schema_dicts(self) -> list[dict[str, object]]:
-        return [{"name": c.name, "data_type": c.data_type, "nullable": c.nullable} for c in self.schema]
+        return [
+            {"name": c.name, "data_type": c.data_type, "nullable": c.nullable} for c in self.schema
+        ]
 
 
 def _table(schema: str, name: str) -> exp.Table:
-    return exp.table_(exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True))
+    return exp.table_(
+        exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
+    )
 
 
 def _sql(expression: exp.Expression) -> str:
@@ -171,21 +175,31 @@ class DuckDBWarehouse:
             alias = exp.to_identifier("t")
             query = exp.select(
                 exp.func("count", exp.Star()),
-                exp.func("coalesce", exp.func("sum", exp.cast(exp.func("hash", alias), "HUGEINT")), exp.Literal.number(0)),
+                exp.func(
+                    "coalesce",
+                    exp.func("sum", exp.cast(exp.func("hash", alias), "HUGEINT")),
+                    exp.Literal.number(0),
+                ),
             ).from_(table.as_("t"))
             row = con.execute(_sql(query)).fetchone()
         assert row is not None
         row_count, row_hash = int(row[0]), int(row[1])
         schema = tuple(Column(name=c[0], data_type=c[1], nullable=c[2] == "YES") for c in cols)
         payload = json.dumps(
-            {"schema": [[c.name, c.data_type] for c in schema], "rows": row_count, "hash": str(row_hash)},
+            {
+                "schema": [[c.name, c.data_type] for c in schema],
+                "rows": row_count,
+                "hash": str(row_hash),
+            },
             sort_keys=True,
         )
         return VersionManifest(row_count, schema, hashlib.sha256(payload.encode()).hexdigest())
 
     def drop_version(self, ref: TableRef, version: int) -> None:
         with self.connect() as con:
-            con.execute(_sql(exp.Drop(tables=[version_table(ref, version)], kind="TABLE", exists=True)))
+            con.execute(
+                _sql(exp.Drop(tables=[version_table(ref, version)], kind="TABLE", exists=True))
+            )
 
     # -- canonical views -----------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:
@@ -209,7 +223,11 @@ class DuckDBWarehouse:
             except duckdb.CatalogException as e:
                 raise NotFound(
                     f"version {version} of {ref} is not in the warehouse (dropped or never built)",
-                    details={"table": str(ref), "version": version, "error": str(e).splitlines()[0]},
+                    details={
+                        "table": str(ref),
+                        "version": version,
+                        "error": str(e).splitlines()[0],
+                    },
                 ) from e
 
     def drop_view(self, ref: TableRef) -> None:
@@ -234,7 +252,9 @@ class DuckDBWarehouse:
         return None
 
     # -- ingestion -----------------------------------------------------------------------
-    def copy_from_source(self, source_path: Path, source_table: str, ref: TableRef, version: int) -> None:
+    def copy_from_source(
+        self, source_path: Path, source_table: str, ref: TableRef, version: int
+    ) -> None:
         """Land a READ_ONLY source table as a new bronze version (the source is attached read-only)."""
         if not source_path.exists():
             raise NotFound(

@@ -35,7 +35,11 @@ def parse_environment(raw: str | None) -> Environment:
         allowed = ", ".join(e.value for e in Environment)
         raise ConfigError(
             f"SPYNE_ENV={raw!r} is not a known environment; set it to one of: {allowed}",
-            details={"variable": "SPYNE_ENV", "value": raw, "allowed": [e.value for e in Environment]},
+            details={
+                "variable": "SPYNE_ENV",
+                "value": raw,
+                "allowed": [e.value for e in Environment],
+            },
         ) from None
 
 
@@ -93,7 +97,9 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
                 mapping, "SPYNE_CATALOG_URL", env, "the catalog is a real PostgreSQL server in ci"
             )
         else:
-            catalog = mapping.get("SPYNE_CATALOG_URL", "").strip() or f"sqlite:///{root / 'catalog.db'}"
+            catalog = (
+                mapping.get("SPYNE_CATALOG_URL", "").strip() or f"sqlite:///{root / 'catalog.db'}"
+            )
 
     if env != Environment.LOCAL and catalog.startswith("sqlite"):
         raise ConfigError(

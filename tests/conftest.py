@@ -41,6 +41,13 @@ def _dbt_manifest() -> None:
 
     os.environ.setdefault("SPYNE_WAREHOUSE_PATH", str(DBT_PROJECT_DIR / "target" / "parse.duckdb"))
     result = dbtRunner().invoke(
-        ["parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        [
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ]
     )
     assert result.success, result.exception

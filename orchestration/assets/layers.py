@@ -5,7 +5,6 @@ build, gated by blocking checks) and ``<layer>/<table>`` (the canonical view; ma
 is a publish: an O(1) view swap, only when the publish policy allows it).
 """
 
-
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -87,7 +86,9 @@ def bronze_ingest_assets() -> AssetsDefinition:
     ]
 
     @multi_asset(specs=specs, can_subset=True, name="bronze_ingest")
-    def bronze_ingest(context: AssetExecutionContext, spyne: SpyneResource) -> Iterator[MaterializeResult]:
+    def bronze_ingest(
+        context: AssetExecutionContext, spyne: SpyneResource
+    ) -> Iterator[MaterializeResult]:
         rt = spyne.runtime()
         svc = rt.service()
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
@@ -111,7 +112,9 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         dagster_dbt_translator=SpyneTranslator(),
         name=f"{layer.value}_build",
     )
-    def build(context: AssetExecutionContext, dbt: DbtCliResource, spyne: SpyneResource) -> Iterator[Any]:
+    def build(
+        context: AssetExecutionContext, dbt: DbtCliResource, spyne: SpyneResource
+    ) -> Iterator[Any]:
         rt = spyne.runtime()
         svc = rt.service()
         refs = [ref_for_key(k) for k in context.selected_asset_keys]
@@ -168,12 +171,16 @@ def gate_checks(layer: Layer, refs: Sequence[TableRef]) -> Any:
         )
 
     @multi_asset_check(specs=specs, can_subset=True, name=f"{layer.value}_gates")
-    def gates(context: AssetCheckExecutionContext, spyne: SpyneResource) -> Iterator[AssetCheckResult]:
+    def gates(
+        context: AssetCheckExecutionContext, spyne: SpyneResource
+    ) -> Iterator[AssetCheckResult]:
         # Great Expectations takes seconds to import: only steps that gate pay for it.
         from orchestration.gating import run_drift_check, run_table_gate
 
         rt = spyne.runtime()
-        for check_key in sorted(context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        for check_key in sorted(
+            context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)
+        ):
             ref = ref_for_key(check_key.asset_key)
             if check_key.name == GATE_CHECK:
                 outcome = run_table_gate(rt, ref)
@@ -223,7 +230,9 @@ def publish_assets(layer: Layer, refs: Sequence[TableRef]) -> AssetsDefinition:
     ]
 
     @multi_asset(specs=specs, can_subset=True, name=f"{layer.value}_publish")
-    def publish(context: AssetExecutionContext, spyne: SpyneResource) -> Iterator[MaterializeResult]:
+    def publish(
+        context: AssetExecutionContext, spyne: SpyneResource
+    ) -> Iterator[MaterializeResult]:
         svc = spyne.runtime().service()
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             ref = ref_for_key(key)
@@ -233,13 +242,17 @@ def publish_assets(layer: Layer, refs: Sequence[TableRef]) -> AssetsDefinition:
                     asset_key=key,
                     metadata={
                         "spyne/version": plan.to_version,
-                        "spyne/previous_version": plan.from_version if plan.from_version is not None else -1,
+                        "spyne/previous_version": plan.from_version
+                        if plan.from_version is not None
+                        else -1,
                         "spyne/drift": plan.drift.severity.name,
                         "spyne/lifecycle": "ACTIVE",
                     },
                 )
             else:
-                context.log.warning(f"{ref} v{plan.to_version} not published ({plan.decision.verdict.name}): {plan.decision.message}")
+                context.log.warning(
+                    f"{ref} v{plan.to_version} not published ({plan.decision.verdict.name}): {plan.decision.message}"
+                )
 
     return publish
 

@@ -41,7 +41,11 @@ def dbt_executable() -> str:
 
     # <env>/lib/pythonX.Y/site-packages/dbt/__init__.py -> <env>/bin/dbt, however Python was started
     installed = Path(dbt.__file__).resolve().parents[4] / "bin" / "dbt"
-    for candidate in (Path(sys.prefix) / "bin" / "dbt", Path(sys.executable).parent / "dbt", installed):
+    for candidate in (
+        Path(sys.prefix) / "bin" / "dbt",
+        Path(sys.executable).parent / "dbt",
+        installed,
+    ):
         if candidate.exists():
             return str(candidate)
     return shutil.which("dbt") or "dbt"
@@ -49,7 +53,9 @@ def dbt_executable() -> str:
 
 @lru_cache(maxsize=1)
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=_settings_target())
+    project = DbtProject(
+        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=_settings_target()
+    )
     project.prepare_if_dev()
     if not project.manifest_path.exists():
         project.preparer.prepare(project)
@@ -96,9 +102,17 @@ def bronze_tables(m: Mapping[str, Any] | None = None) -> list[BronzeTable]:
     for source in m["sources"].values():
         if source["source_name"] != Layer.BRONZE.value:
             continue
-        origin = str(((source.get("meta") or {}).get("spyne") or {}).get("source", f"{SOURCE_SYSTEM}.{source['name']}"))
+        origin = str(
+            ((source.get("meta") or {}).get("spyne") or {}).get(
+                "source", f"{SOURCE_SYSTEM}.{source['name']}"
+            )
+        )
         out.append(
-            BronzeTable(TableRef(Layer.BRONZE, source["name"]), origin.split(".")[-1], source.get("description") or "")
+            BronzeTable(
+                TableRef(Layer.BRONZE, source["name"]),
+                origin.split(".")[-1],
+                source.get("description") or "",
+            )
         )
     return sorted(out, key=lambda b: b.ref)
 
@@ -120,7 +134,11 @@ def node_for(ref: TableRef, m: Mapping[str, Any] | None = None) -> dict[str, Any
             if source["source_name"] == "bronze" and source["name"] == ref.name:
                 return dict(source)
     for node in m["nodes"].values():
-        if node["resource_type"] == "model" and node["name"] == ref.name and model_layer(node) == ref.layer:
+        if (
+            node["resource_type"] == "model"
+            and node["name"] == ref.name
+            and model_layer(node) == ref.layer
+        ):
             return dict(node)
     raise KeyError(ref.canonical)
 
@@ -133,7 +151,9 @@ def tests_for(unique_id: str, m: Mapping[str, Any] | None = None) -> list[dict[s
         if n["resource_type"] != "test":
             continue
         attached = n.get("attached_node")
-        if attached == unique_id or (attached is None and (n.get("depends_on") or {}).get("nodes") == [unique_id]):
+        if attached == unique_id or (
+            attached is None and (n.get("depends_on") or {}).get("nodes") == [unique_id]
+        ):
             out.append(dict(n))
     return out
 
@@ -149,13 +169,22 @@ class SpyneTranslator(DagsterDbtTranslator):
             return str(dbt_resource_props["source_name"])
         return model_layer(dbt_resource_props).value
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None) -> AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        deps = [AssetDep(_published(dep.asset_key, spec.key), partition_mapping=dep.partition_mapping) for dep in spec.deps]
+        deps = [
+            AssetDep(_published(dep.asset_key, spec.key), partition_mapping=dep.partition_mapping)
+            for dep in spec.deps
+        ]
         return spec.replace_attributes(deps=deps)
 
     def get_asset_check_spec(
-        self, asset_spec: AssetSpec, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+        self,
+        asset_spec: AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
     ) -> AssetCheckSpec | None:
         check = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
         if check is None:

@@ -17,4 +17,7 @@ class SpyneResource(ConfigurableResource):  # type: ignore[type-arg]
 
 def as_failure(err: SpyneError) -> Failure:
     """Show a refusal in Dagster as a failed step whose description is the actionable sentence."""
-    return Failure(description=f"[{err.code}] {err.message}", metadata={"code": err.code, **{k: str(v) for k, v in err.details.items()}})
+    return Failure(
+        description=f"[{err.code}] {err.message}",
+        metadata={"code": err.code, **{k: str(v) for k, v in err.details.items()}},
+    )

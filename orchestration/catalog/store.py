@@ -725,7 +725,9 @@ class Catalog:
         if path is not None and not path.exists():
             return None  # asking must not create the file
         with self._engine.connect() as conn:
-            return MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+            return MigrationContext.configure(
+                conn, opts={"version_table": VERSION_TABLE}
+            ).get_current_revision()
 
     def needs_upgrade(self) -> bool:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -22,9 +22,13 @@ pytestmark = pytest.mark.slow
 def _content(warehouse: Path, canonical: str, version: int | None = None) -> tuple[int, int]:
     """(rows, order-independent row hash) of the canonical view, or of one physical version."""
     layer, name = canonical.split(".")
-    relation = f'"{layer}"."{name}"' if version is None else f'"{layer}__shadow"."{name}__v{version}"'
+    relation = (
+        f'"{layer}"."{name}"' if version is None else f'"{layer}__shadow"."{name}__v{version}"'
+    )
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {relation} t").fetchone()
+        row = con.execute(
+            f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {relation} t"
+        ).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 
@@ -38,12 +42,16 @@ def test_demo_builds_every_layer_and_gold_reconciles(spyne_home: Path) -> None:
     assert report.ok, [(layer.layer, layer.blocked) for layer in report.layers]
     assert [layer.layer for layer in report.layers][:2] == ["bronze", "silver"]
     assert report.layers[-1].layer == "gold"
-    assert {"gold.customer_revenue", "gold.daily_sales", "gold.open_invoices"} <= set(report.layers[-1].tables)
+    assert {"gold.customer_revenue", "gold.daily_sales", "gold.open_invoices"} <= set(
+        report.layers[-1].tables
+    )
 
     rt = runtime()
     expected = source_metrics(rt.source_path)
     with duckdb.connect(str(rt.warehouse.path), read_only=True) as con:
-        invoiced = con.execute("select sum(invoiced_revenue) from gold.customer_revenue").fetchone()[0]
+        invoiced = con.execute(
+            "select sum(invoiced_revenue) from gold.customer_revenue"
+        ).fetchone()[0]
         residual = con.execute("select sum(amount_residual) from gold.open_invoices").fetchone()[0]
         orders = con.execute("select sum(orders) from gold.daily_sales").fetchone()[0]
     assert Decimal(invoiced) == Decimal(expected["invoiced_revenue"])
@@ -83,7 +91,9 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     assert v2.version == 2 and v2.gate_status == "failed"
     assert rt.catalog.get_table(table).active_version == 1
     assert rt.warehouse.view_version(parse_table_ref(table)) == 1
-    assert _content(rt.warehouse.path, table) == hash_v1, "a shadow build must never be visible through the canonical name"
+    assert _content(rt.warehouse.path, table) == hash_v1, (
+        "a shadow build must never be visible through the canonical name"
+    )
     with pytest.raises(SpyneError) as refused:
         rt.service().promote(admin, table, 2)
     assert refused.value.code == "gate_failed"
@@ -91,7 +101,9 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     # 2. the source is fixed: the next build passes its gates and publishes automatically (table is ACTIVE)
     with duckdb.connect(str(rt.source_path)) as con:
         con.execute("delete from res_partner where id is null")
-        con.execute("update res_partner set name = name || ' (renamed)' where id = (select min(id) from res_partner)")
+        con.execute(
+            "update res_partner set name = name || ' (renamed)' where id = (select min(id) from res_partner)"
+        )
     result = bronze_job.execute_in_process(instance=instance, raise_on_error=False)
     assert result.success
     info = rt.catalog.get_table(table)
@@ -103,13 +115,17 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     plan = rt.service().rollback(admin, table)
     assert (plan.from_version, plan.to_version) == (3, 1)
     assert _content(rt.warehouse.path, table) == hash_v1
-    assert rt.catalog.get_version(table, 1).content_hash == rt.warehouse.manifest(
-        parse_table_ref(table), 1
-    ).content_hash
+    assert (
+        rt.catalog.get_version(table, 1).content_hash
+        == rt.warehouse.manifest(parse_table_ref(table), 1).content_hash
+    )
 
     # 4. deprecate hides the canonical view; restore brings it back on the same version
     rt.service().deprecate(admin, table, "superseded by a contract change")
-    with duckdb.connect(str(rt.warehouse.path), read_only=True) as con, pytest.raises(duckdb.CatalogException):
+    with (
+        duckdb.connect(str(rt.warehouse.path), read_only=True) as con,
+        pytest.raises(duckdb.CatalogException),
+    ):
         con.execute("select * from bronze.res_partner")
     rt.service().restore(admin, table)
     assert _content(rt.warehouse.path, table) == hash_v1
@@ -118,8 +134,13 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     engineer, _ = rt.catalog.create_principal("erin", Role.ENGINEER, created_by=admin.name)
     with pytest.raises(SpyneError) as denied:
         rt.service().promote(engineer, table, 3)
-    assert denied.value.code == "permission_denied" and denied.value.details["required_role"] == "admin"
-    assert any(e.actor == "erin" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=50))
+    assert (
+        denied.value.code == "permission_denied"
+        and denied.value.details["required_role"] == "admin"
+    )
+    assert any(
+        e.actor == "erin" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=50)
+    )
 
 
 def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: Path) -> None:
@@ -131,7 +152,9 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     table = "gold.daily_sales"
     # this table never publishes by itself: new versions wait for an admin
     (spyne_home / "policies").mkdir(parents=True)
-    (spyne_home / "policies" / "publishing.yaml").write_text(f"tables:\n  {table}:\n    auto_publish: false\n")
+    (spyne_home / "policies" / "publishing.yaml").write_text(
+        f"tables:\n  {table}:\n    auto_publish: false\n"
+    )
     instance = DagsterInstance.ephemeral()
     assert run_demo(lines=300, seed=5, instance=instance).ok
     rt = runtime()
@@ -142,11 +165,19 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     job = defs.resolve_job_def("gold_layer")
     for _ in range(2):
         assert job.execute_in_process(instance=instance, raise_on_error=False).success
-    assert rt.catalog.get_table(table).active_version == 1, "auto_publish: false keeps new versions waiting"
+    assert rt.catalog.get_table(table).active_version == 1, (
+        "auto_publish: false keeps new versions waiting"
+    )
     hashes = {v.version: v.content_hash for v in rt.catalog.list_versions(table)}
     assert sorted(hashes) == [1, 2, 3]
-    assert len(set(hashes.values())) == 1, "three builds of the same data carry the same content hash"
-    skipped = [e for e in rt.catalog.list_audit(limit=200, target=table) if e.action == "auto_publish_skipped"]
+    assert len(set(hashes.values())) == 1, (
+        "three builds of the same data carry the same content hash"
+    )
+    skipped = [
+        e
+        for e in rt.catalog.list_audit(limit=200, target=table)
+        if e.action == "auto_publish_skipped"
+    ]
     assert skipped, "the skipped automatic publish is audited with its reason"
 
     outcomes: dict[str, object] = {}
@@ -177,7 +208,9 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     for before, after in itertools.pairwise(promotions):
         assert after.from_version == before.to_version
     assert all(isinstance(o, int | SpyneError) for o in outcomes.values()) and len(outcomes) == 2
-    assert _content(rt.warehouse.path, table) == _content(rt.warehouse.path, table, final.active_version)
+    assert _content(rt.warehouse.path, table) == _content(
+        rt.warehouse.path, table, final.active_version
+    )
 
 
 def test_read_only_mode_blocks_ingestion(spyne_home: Path) -> None:
@@ -188,11 +221,21 @@ def test_read_only_mode_blocks_ingestion(spyne_home: Path) -> None:
     rt = runtime()
     generate(rt.source_path, lines=100, seed=1)
     assert rt.catalog.current_mode().mode == "READ_ONLY"
-    result = defs.resolve_job_def("bronze_layer").execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    result = defs.resolve_job_def("bronze_layer").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "mode_refused" in str(failure.event_specific_data.error.message if failure.event_specific_data.error else failure)
-    assert rt.catalog.list_tables() == [] or all(not rt.catalog.list_versions(t.name) for t in rt.catalog.list_tables())
-    assert any(e.action == "ingest" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=20))
+    assert "mode_refused" in str(
+        failure.event_specific_data.error.message if failure.event_specific_data.error else failure
+    )
+    assert rt.catalog.list_tables() == [] or all(
+        not rt.catalog.list_versions(t.name) for t in rt.catalog.list_tables()
+    )
+    assert any(
+        e.action == "ingest" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=20)
+    )
     with pytest.raises(ModeRefused):
-        rt.service().ingest(parse_table_ref("bronze.res_partner"), rt.source_path, "res_partner", None)
+        rt.service().ingest(
+            parse_table_ref("bronze.res_partner"), rt.source_path, "res_partner", None
+        )

@@ -38,7 +38,9 @@ def test_bronze_and_silver_build_gate_and_publish_with_postgres_catalog_and_run_
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         run_ids = []
         for layer in (Layer.BRONZE, Layer.SILVER):
-            result = defs.resolve_job_def(LAYER_JOBS[layer]).execute_in_process(instance=instance, raise_on_error=False)
+            result = defs.resolve_job_def(LAYER_JOBS[layer]).execute_in_process(
+                instance=instance, raise_on_error=False
+            )
             assert result.success, layer
             run_ids.append(result.run_id)
             report = LayerReport(layer.value)
@@ -49,7 +51,9 @@ def test_bronze_and_silver_build_gate_and_publish_with_postgres_catalog_and_run_
     with engine.connect() as con:
         runs = con.execute(sa.text("select run_id, status from runs")).all()
         actions = {row[0] for row in con.execute(sa.text("select action from audit_log")).all()}
-        active = con.execute(sa.text("select count(*) from tables where state = 'ACTIVE'")).scalar_one()
+        active = con.execute(
+            sa.text("select count(*) from tables where state = 'ACTIVE'")
+        ).scalar_one()
     engine.dispose()
     assert {(r, "SUCCESS") for r in run_ids} <= set(runs)
     assert {"build", "gate_decision", "promote", "set_mode"} <= actions

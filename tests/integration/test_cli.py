@@ -14,7 +14,16 @@ runner = CliRunner()
 
 @pytest.mark.parametrize(
     "args",
-    [[], ["tables"], ["mode"], ["auth"], ["sample"], ["gates"], ["tables", "promote", "--help"], ["demo", "--help"]],
+    [
+        [],
+        ["tables"],
+        ["mode"],
+        ["auth"],
+        ["sample"],
+        ["gates"],
+        ["tables", "promote", "--help"],
+        ["demo", "--help"],
+    ],
 )
 def test_help_works(args: list[str]) -> None:
     result = runner.invoke(app, [*args, "--help"] if "--help" not in args else args)
@@ -91,7 +100,9 @@ def test_dbt_docs_generate_works(spyne_home: Path) -> None:
 
 def test_sample_generate_writes_the_source(tmp_path: Path) -> None:
     target = tmp_path / "erp.duckdb"
-    result = runner.invoke(app, ["sample", "generate", "--rows", "60", "--seed", "3", "--path", str(target)])
+    result = runner.invoke(
+        app, ["sample", "generate", "--rows", "60", "--seed", "3", "--path", str(target)]
+    )
     assert result.exit_code == 0, result.output
     assert target.exists() and "sale_order_line" in result.output
     import duckdb

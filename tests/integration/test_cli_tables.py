@@ -25,7 +25,9 @@ def _build(rows: int) -> int:
     version = svc.allocate_version(REF)
     with duckdb.connect(str(rt.warehouse.path)) as con:
         con.execute(f'create schema if not exists "{REF.shadow_schema}"')
-        con.execute(f'create table "{REF.shadow_schema}"."{REF.version_identifier(version)}" as select range as id from range({rows})')
+        con.execute(
+            f'create table "{REF.shadow_schema}"."{REF.version_identifier(version)}" as select range as id from range({rows})'
+        )
     svc.register_build(REF, version, None)
     rt.catalog.record_gate(REF.canonical, version, "passed", {"test": True})
     return version
@@ -49,12 +51,22 @@ def _json(args: list[str]) -> object:
     return json.loads(result.stdout)
 
 
-def test_tables_promote_dry_run_then_promote_rollback_deprecate_restore(keys: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tables_promote_dry_run_then_promote_rollback_deprecate_restore(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _build(3)
     plan = _json(["tables", "promote", REF.canonical, "--dry-run", "--json"])
     assert plan["applied"] is False and plan["to_version"] == 1 and plan["decision"] == "ALLOW"
     listed = _json(["tables", "list", "--json"])
-    assert listed == [{"name": "silver.accounts", "layer": "silver", "state": "SHADOW", "active_version": None, "versions_retained": 1}]
+    assert listed == [
+        {
+            "name": "silver.accounts",
+            "layer": "silver",
+            "state": "SHADOW",
+            "active_version": None,
+            "versions_retained": 1,
+        }
+    ]
 
     # analysts never see SHADOW tables
     monkeypatch.setenv("SPYNE_API_KEY", keys["ana"])
@@ -65,26 +77,47 @@ def test_tables_promote_dry_run_then_promote_rollback_deprecate_restore(keys: di
 
     assert _json(["tables", "promote", REF.canonical, "--json"])["applied"] is True
     _build(5)
-    assert _json(["tables", "promote", REF.canonical, "--version", "2", "--json"])["to_version"] == 2
+    assert (
+        _json(["tables", "promote", REF.canonical, "--version", "2", "--json"])["to_version"] == 2
+    )
     rolled = _json(["tables", "rollback", REF.canonical, "--json"])
     assert (rolled["from_version"], rolled["to_version"]) == (2, 1)
 
-    result = runner.invoke(app, ["tables", "deprecate", REF.canonical, "--reason", "replaced by silver.ledger"])
+    result = runner.invoke(
+        app, ["tables", "deprecate", REF.canonical, "--reason", "replaced by silver.ledger"]
+    )
     assert result.exit_code == 0 and "DEPRECATED" in result.output
     refused = runner.invoke(app, ["tables", "promote", REF.canonical])
-    assert refused.exit_code == 1 and "invalid_transition" in refused.output and "DEPRECATED" in refused.output
+    assert (
+        refused.exit_code == 1
+        and "invalid_transition" in refused.output
+        and "DEPRECATED" in refused.output
+    )
     result = runner.invoke(app, ["tables", "restore", REF.canonical])
     assert result.exit_code == 0 and "ACTIVE" in result.output
 
     history = _json(["tables", "history", REF.canonical, "--json"])
-    assert [t["transition"] for t in history["transitions"]] == ["promote", "promote", "rollback", "deprecate", "restore"]
+    assert [t["transition"] for t in history["transitions"]] == [
+        "promote",
+        "promote",
+        "rollback",
+        "deprecate",
+        "restore",
+    ]
     assert [v["version"] for v in history["versions"]] == [1, 2]
     audit = _json(["audit", "--json", "--limit", "100"])
     actions = {(e["action"], e["outcome"]) for e in audit}
-    assert {("promote_dry_run", "recorded"), ("promote", "allowed"), ("rollback", "allowed"), ("promote", "refused")} <= actions
+    assert {
+        ("promote_dry_run", "recorded"),
+        ("promote", "allowed"),
+        ("rollback", "allowed"),
+        ("promote", "refused"),
+    } <= actions
 
 
-def test_engineer_cannot_promote_and_the_refusal_names_the_role(keys: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engineer_cannot_promote_and_the_refusal_names_the_role(
+    keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     _build(3)
     monkeypatch.setenv("SPYNE_API_KEY", keys["eng"])
     result = runner.invoke(app, ["tables", "promote", REF.canonical])

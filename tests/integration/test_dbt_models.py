@@ -82,7 +82,9 @@ def _statuses(*results: dbtRunnerResult) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     for result in results:
         assert result.result is not None, result.exception
-        out.update({r.node.unique_id: (r.node.resource_type, str(r.status)) for r in result.result.results})
+        out.update(
+            {r.node.unique_id: (r.node.resource_type, str(r.status)) for r in result.result.results}
+        )
     return out
 
 
@@ -115,9 +117,19 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
     warehouse = tmp / "warehouse.duckdb"
     _load_bronze(source, warehouse)
     # Each layer builds new shadow versions; gold reads silver only once silver is published.
-    silver = _dbt(tmp, warehouse, "build", "--select", "path:models/silver", "--indirect-selection", "cautious")
+    silver = _dbt(
+        tmp,
+        warehouse,
+        "build",
+        "--select",
+        "path:models/silver",
+        "--indirect-selection",
+        "cautious",
+    )
     _publish(warehouse, Layer.SILVER, SILVER, 1)
-    gold = _dbt(tmp, warehouse, "build", "--select", "path:models/gold", "--indirect-selection", "cautious")
+    gold = _dbt(
+        tmp, warehouse, "build", "--select", "path:models/gold", "--indirect-selection", "cautious"
+    )
     _publish(warehouse, Layer.GOLD, GOLD, 1)
     return Build(source, warehouse, tmp, (silver, gold))
 
@@ -160,7 +172,11 @@ def test_a_rebuild_writes_a_new_version_and_leaves_the_canonical_view_alone(buil
     finally:
         del os.environ["SPYNE_DBT_VERSIONS"]
     assert allocated.success, allocated.exception
-    assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [1, 2, 7]
+    assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [
+        1,
+        2,
+        7,
+    ]
 
 
 def test_silver_keeps_one_latest_row_per_id(build: Build) -> None:

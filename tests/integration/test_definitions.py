@@ -21,7 +21,13 @@ def test_definitions_load_with_every_layer(defs) -> None:  # type: ignore[no-unt
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert {"source", "bronze", "silver", "gold"} <= groups
     # every promotable table is two assets: the build and the canonical view
-    for layer, table in [("bronze", "sale_order"), ("silver", "customers"), ("gold", "customer_revenue"), ("gold", "daily_sales"), ("gold", "open_invoices")]:
+    for layer, table in [
+        ("bronze", "sale_order"),
+        ("silver", "customers"),
+        ("gold", "customer_revenue"),
+        ("gold", "daily_sales"),
+        ("gold", "open_invoices"),
+    ]:
         assert f"{layer}/{table}/shadow" in keys
         assert f"{layer}/{table}" in keys
     assert "erp/sale_order" in keys
@@ -30,22 +36,42 @@ def test_definitions_load_with_every_layer(defs) -> None:  # type: ignore[no-unt
 def test_lineage_runs_through_published_views(defs) -> None:  # type: ignore[no-untyped-def]
     graph = defs.resolve_asset_graph()
     # silver builds read the canonical bronze view, which is built from the source through bronze/shadow
-    assert AssetKey(["bronze", "sale_order"]) in graph.get(AssetKey(["silver", "sale_orders", "shadow"])).parent_keys
-    assert AssetKey(["bronze", "sale_order", "shadow"]) in graph.get(AssetKey(["bronze", "sale_order"])).parent_keys
-    assert AssetKey(["erp", "sale_order"]) in graph.get(AssetKey(["bronze", "sale_order", "shadow"])).parent_keys
+    assert (
+        AssetKey(["bronze", "sale_order"])
+        in graph.get(AssetKey(["silver", "sale_orders", "shadow"])).parent_keys
+    )
+    assert (
+        AssetKey(["bronze", "sale_order", "shadow"])
+        in graph.get(AssetKey(["bronze", "sale_order"])).parent_keys
+    )
+    assert (
+        AssetKey(["erp", "sale_order"])
+        in graph.get(AssetKey(["bronze", "sale_order", "shadow"])).parent_keys
+    )
     gold_parents = graph.get(AssetKey(["gold", "customer_revenue", "shadow"])).parent_keys
     assert AssetKey(["silver", "customers"]) in gold_parents
-    assert not any(k.path[-1] == "shadow" for k in gold_parents), "gold must read published silver, not shadows"
+    assert not any(k.path[-1] == "shadow" for k in gold_parents), (
+        "gold must read published silver, not shadows"
+    )
 
 
 def test_gates_are_blocking_checks_on_shadow_assets(defs) -> None:  # type: ignore[no-untyped-def]
     graph = defs.resolve_asset_graph()
-    checks = {(c.asset_key.to_user_string(), c.name): graph.get_check_spec(c) for c in graph.asset_check_keys}
-    for table in ("bronze/res_partner/shadow", "silver/customers/shadow", "gold/daily_sales/shadow"):
+    checks = {
+        (c.asset_key.to_user_string(), c.name): graph.get_check_spec(c)
+        for c in graph.asset_check_keys
+    }
+    for table in (
+        "bronze/res_partner/shadow",
+        "silver/customers/shadow",
+        "gold/daily_sales/shadow",
+    ):
         assert checks[(table, "ge_gate")].blocking
         assert checks[(table, "schema_drift")].blocking
     # dbt tests surface as checks too
-    assert any(name.startswith("unique_") for (asset, name) in checks if asset == "silver/customers/shadow")
+    assert any(
+        name.startswith("unique_") for (asset, name) in checks if asset == "silver/customers/shadow"
+    )
 
 
 def test_daily_schedule_covers_the_whole_graph(defs) -> None:  # type: ignore[no-untyped-def]
@@ -53,7 +79,12 @@ def test_daily_schedule_covers_the_whole_graph(defs) -> None:  # type: ignore[no
     assert schedule.cron_schedule == "0 3 * * *"
     job = defs.resolve_job_def(schedule.job_name)
     selected = job.asset_layer.selected_asset_keys
-    for key in (["bronze", "res_partner", "shadow"], ["silver", "invoices"], ["gold", "open_invoices", "shadow"], ["gold", "open_invoices"]):
+    for key in (
+        ["bronze", "res_partner", "shadow"],
+        ["silver", "invoices"],
+        ["gold", "open_invoices", "shadow"],
+        ["gold", "open_invoices"],
+    ):
         assert AssetKey(key) in selected
 
 
@@ -61,7 +92,9 @@ def test_janitor_job_runs_on_a_schedule(defs) -> None:  # type: ignore[no-untype
     from dagster import DagsterInstance
 
     assert defs.resolve_schedule_def("spyne_janitor_schedule").job_name == "spyne_janitor"
-    result = defs.resolve_job_def("spyne_janitor").execute_in_process(instance=DagsterInstance.ephemeral())
+    result = defs.resolve_job_def("spyne_janitor").execute_in_process(
+        instance=DagsterInstance.ephemeral()
+    )
     assert result.success
     assert result.output_for_node("drop_expired_versions") == {}
 

@@ -40,14 +40,23 @@ def env(tmp_path: Path):  # type: ignore[no-untyped-def]
     catalog.dispose()
 
 
-def build(svc: TableService, rows: int, *, extra_column: bool = False, drop_column: bool = False, gate: str = "passed") -> int:
+def build(
+    svc: TableService,
+    rows: int,
+    *,
+    extra_column: bool = False,
+    drop_column: bool = False,
+    gate: str = "passed",
+) -> int:
     version = svc.allocate_version(REF)
     cols = "range as id, range * 2 as amount" + (", 'x' as note" if extra_column else "")
     if drop_column:
         cols = "range as id"
     with duckdb.connect(str(svc.warehouse.path)) as con:
         con.execute(f'create schema if not exists "{REF.shadow_schema}"')
-        con.execute(f'create table "{REF.shadow_schema}"."{REF.version_identifier(version)}" as select {cols} from range({rows})')
+        con.execute(
+            f'create table "{REF.shadow_schema}"."{REF.version_identifier(version)}" as select {cols} from range({rows})'
+        )
     svc.register_build(REF, version, None)
     svc.catalog.record_gate(REF.canonical, version, gate, {"test": True})
     return version
@@ -62,7 +71,10 @@ def test_dry_run_shows_the_change_and_changes_nothing(env) -> None:  # type: ign
     assert plan.decision.allowed and plan.gate_status.value == "passed"
     assert svc.catalog.get_table(REF.canonical).state == TableState.SHADOW
     assert svc.warehouse.view_version(REF) is None, "a SHADOW table has no canonical view at all"
-    with duckdb.connect(str(svc.warehouse.path), read_only=True) as con, pytest.raises(duckdb.CatalogException):
+    with (
+        duckdb.connect(str(svc.warehouse.path), read_only=True) as con,
+        pytest.raises(duckdb.CatalogException),
+    ):
         con.execute("select * from gold.kpis")
     entries = svc.catalog.list_audit(limit=1000)
     assert len(entries) == audit_before + 1 and entries[0].action == "promote_dry_run"
@@ -146,7 +158,9 @@ def test_rollback_defaults_to_the_previous_active_version(env) -> None:  # type:
     assert [h.transition.value for h in history] == ["promote", "promote", "rollback"]
 
 
-def test_promotion_failure_in_the_warehouse_changes_nothing(env, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_promotion_failure_in_the_warehouse_changes_nothing(
+    env, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     svc, admin, _ = env
     build(svc, 5)
     svc.promote(admin, REF.canonical)
