@@ -16,23 +16,25 @@ import tempfile
 import time
 from pathlib import Path
 
-import duckdb
+from sqlglot import exp
 
 from orchestration.catalog.store import Catalog
 from orchestration.services import TableService
-from orchestration.warehouse import DuckDBWarehouse
+from orchestration.warehouse import DuckDBWarehouse, canonical_table, version_table
 from policies.naming import Layer, TableRef
 from policies.publish import PublishingPolicy
 from policies.roles import Role
 
 
-def build(con: duckdb.DuckDBPyConnection, ref: TableRef, version: int, rows: int) -> None:
-    con.execute(f'create schema if not exists "{ref.shadow_schema}"')
-    con.execute(
-        f'create table "{ref.shadow_schema}"."{ref.version_identifier(version)}" as '
-        "select range as id, range % 1000 as customer_id, (range * 7) % 10000 / 100.0 as amount, "
-        f"'s' || (range % 5) as status, {version} as build from range({rows})"
-    )
+def build(warehouse: DuckDBWarehouse, ref: TableRef, version: int, rows: int) -> None:
+    query = exp.select(
+        "range as id",
+        "range % 1000 as customer_id",
+        "(range * 7) % 10000 / 100.0 as amount",
+        "'s' || (range % 5) as status",
+        exp.alias_(exp.Literal.number(version), "build"),
+    ).from_(exp.func("range", exp.Literal.number(rows)))
+    warehouse.create_version(ref, version, query)
 
 
 def median_seconds(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -61,10 +63,10 @@ def main() -> None:
         small, large = TableRef(Layer.GOLD, "bench_small"), TableRef(Layer.GOLD, "bench_large")
 
         t0 = time.perf_counter()
-        with duckdb.connect(str(wh_path)) as con:
+        with warehouse.hold():
             for ref, rows in ((small, args.small), (large, args.large)):
-                build(con, ref, 1, rows)
-                build(con, ref, 2, rows)
+                build(warehouse, ref, 1, rows)
+                build(warehouse, ref, 2, rows)
         build_seconds = time.perf_counter() - t0
         for ref in (small, large):
             for v in (1, 2):
@@ -98,17 +100,20 @@ def main() -> None:
         with warehouse.hold():
             promote_small, rollback_small, promote_large, rollback_large = cycles()
 
+            copy_sql = exp.Create(
+                this=exp.table_("bench_copy", db=large.shadow_schema),
+                kind="TABLE",
+                replace=True,
+                expression=exp.select("*").from_(version_table(large, 2)),
+            ).sql(dialect="duckdb")
+
             def copy() -> None:
                 with warehouse.connect() as con:
-                    con.execute(
-                        f'create or replace table "{large.shadow_schema}"."bench_copy" as '
-                        f'select * from "{large.shadow_schema}"."{large.version_identifier(2)}"'
-                    )
+                    con.execute(copy_sql)
 
             copy_large = median_seconds(copy, 3)
-        row_check = warehouse.query(f'select count(*) from "{large.layer.value}"."{large.name}"')[
-            0
-        ][0]
+        count = exp.select("count(*)").from_(canonical_table(large)).sql(dialect="duckdb")
+        row_check = warehouse.query(count)[0][0]
         catalog.dispose()
 
     result = {

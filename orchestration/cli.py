@@ -605,8 +605,6 @@ def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
         export_dbt_env(s)
         ensure_dagster_home(s)
     bin_dir = Path(sys.prefix) / "bin"
-    # The code server Dagster starts must find this environment's dbt and dagster first.
-    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     dagster = (
         str(bin_dir / "dagster")
         if (bin_dir / "dagster").exists()

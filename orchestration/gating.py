@@ -10,8 +10,7 @@ from orchestration.assets.project import node_for, tests_for
 from orchestration.gates.runner import GateResult, run_gate
 from orchestration.gates.suites import load_suite, suite_from_dbt_node
 from orchestration.runtime import Runtime
-from orchestration.services import _columns
-from policies.drift import DriftReport, compare_schemas
+from policies.drift import DriftReport
 from policies.naming import TableRef
 
 
@@ -32,12 +31,7 @@ def suite_for(ref: TableRef) -> tuple[Any, str]:
 
 
 def run_table_gate(rt: Runtime, ref: TableRef, version: int | None = None) -> GateOutcome:
-    svc = rt.service()
-    info = (
-        svc.newest_version(ref.canonical)
-        if version is None
-        else rt.catalog.get_version(ref.canonical, version)
-    )
+    info = rt.service().version(ref.canonical, version)
     suite, origin = suite_for(ref)
     docs = Path(rt.settings.gx_root)
     result = run_gate(
@@ -60,15 +54,7 @@ def run_drift_check(
     rt: Runtime, ref: TableRef, version: int | None = None
 ) -> tuple[int, DriftReport]:
     svc = rt.service()
-    info = (
-        svc.newest_version(ref.canonical)
-        if version is None
-        else rt.catalog.get_version(ref.canonical, version)
-    )
-    table = rt.catalog.get_table(ref.canonical)
-    active = None
-    if table.active_version is not None:
-        active = _columns(rt.catalog.get_version(ref.canonical, table.active_version).schema)
-    report = compare_schemas(active, _columns(info.schema) or [])
+    info = svc.version(ref.canonical, version)
+    report = svc.drift(rt.catalog.get_table(ref.canonical), info)
     rt.catalog.record_drift(ref.canonical, info.version, report.to_dict())
     return info.version, report

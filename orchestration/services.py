@@ -174,6 +174,27 @@ class TableService:
             )
         return max(versions, key=lambda v: v.version)
 
+    def version(self, name: str, version: int | None = None) -> VersionInfo:
+        """Version N of a table, or its newest build when N is not given."""
+        return (
+            self.newest_version(name)
+            if version is None
+            else self.catalog.get_version(name, version)
+        )
+
+    def drift(
+        self,
+        table: TableInfo,
+        candidate: VersionInfo,
+        get_version: Callable[[int], VersionInfo] | None = None,
+    ) -> DriftReport:
+        """The candidate's schema against the ACTIVE version's (none yet: no drift)."""
+        get = get_version or (lambda v: self.catalog.get_version(table.name, v))
+        active = (
+            None if table.active_version is None else _columns(get(table.active_version).schema)
+        )
+        return compare_schemas(active, _columns(candidate.schema) or [])
+
     # -- planning ------------------------------------------------------------------------
     def _plan(
         self,
@@ -187,17 +208,13 @@ class TableService:
     ) -> PromotionPlan:
         """Facts -> publish decision. Inside a transition, versions are read under its lock."""
         name = table.name
-        get = get_version or (lambda v: self.catalog.get_version(name, v))
-        candidate = get(version) if version else self.newest_version(name)
+        candidate = get_version(version) if get_version and version else self.version(name, version)
         if candidate.dropped_at is not None:
             raise NotFound(
                 f"version {candidate.version} of {name} was dropped by the janitor; pick a retained version",
                 details={"table": name, "version": candidate.version},
             )
-        active_schema = None
-        if table.active_version is not None:
-            active_schema = _columns(get(table.active_version).schema)
-        drift = compare_schemas(active_schema, _columns(candidate.schema) or [])
+        drift = self.drift(table, candidate, get_version)
         facts = PublishFacts(
             table=name,
             table_state=TableState(table.state),

@@ -68,6 +68,13 @@ def _create_schema(schema: str) -> str:
     return _sql(exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True))
 
 
+def _create_version(
+    con: duckdb.DuckDBPyConnection, ref: TableRef, version: int, select: exp.Expr
+) -> None:
+    con.execute(_create_schema(ref.shadow_schema))
+    con.execute(_sql(exp.Create(this=version_table(ref, version), kind="TABLE", expression=select)))
+
+
 def _version_in_view_sql(sql: str, ref: TableRef) -> int | None:
     """Which version a canonical view selects from, read from its own definition."""
     for table in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Table):
@@ -195,6 +202,12 @@ class DuckDBWarehouse:
         )
         return VersionManifest(row_count, schema, hashlib.sha256(payload.encode()).hexdigest())
 
+    def create_version(self, ref: TableRef, version: int, query: exp.Query | str) -> None:
+        """Write version N of a table from a SELECT (sqlglot expression, or fixed SQL it parses)."""
+        select = sqlglot.parse_one(query, read="duckdb") if isinstance(query, str) else query
+        with self.connect() as con:
+            _create_version(con, ref, version, select)
+
     def drop_version(self, ref: TableRef, version: int) -> None:
         with self.connect() as con:
             con.execute(
@@ -267,16 +280,10 @@ class DuckDBWarehouse:
             expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
         )
         src = exp.table_(exp.to_identifier(source_table, quoted=True), db="main", catalog=alias)
-        create = exp.Create(
-            this=version_table(ref, version),
-            kind="TABLE",
-            expression=exp.select("*").from_(src),
-        )
         with self.connect() as con:
             con.execute(_sql(attach))
             try:
-                con.execute(_create_schema(ref.shadow_schema))
-                con.execute(_sql(create))
+                _create_version(con, ref, version, exp.select("*").from_(src))
             finally:
                 con.execute(_sql(exp.Detach(this=exp.to_identifier(alias))))
 

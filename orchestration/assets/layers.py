@@ -118,7 +118,8 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         rt = spyne.runtime()
         svc = rt.service()
         refs = [ref_for_key(k) for k in context.selected_asset_keys]
-        versions = {ref.canonical: svc.allocate_version(ref) for ref in refs}
+        with rt.warehouse.hold():  # one warehouse connection for all the lookups, not one each
+            versions = {ref.canonical: svc.allocate_version(ref) for ref in refs}
         # Versions travel in the environment, not --vars, so dbt's partial parse stays valid.
         os.environ[VERSIONS_ENV] = json.dumps(versions)
         try:
@@ -130,10 +131,13 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         finally:
             os.environ.pop(VERSIONS_ENV, None)
         built: dict[AssetKey, dict[str, Any]] = {}
-        for ref in refs:
-            if rt.warehouse.version_exists(ref, versions[ref.canonical]):
-                info, manifest = svc.register_build(ref, versions[ref.canonical], context.run_id)
-                built[shadow_key(ref)] = version_metadata(info, manifest)
+        with rt.warehouse.hold():
+            for ref in refs:
+                if rt.warehouse.version_exists(ref, versions[ref.canonical]):
+                    info, manifest = svc.register_build(
+                        ref, versions[ref.canonical], context.run_id
+                    )
+                    built[shadow_key(ref)] = version_metadata(info, manifest)
         for event in events:
             if isinstance(event, Output):
                 key = context.asset_key_for_output(event.output_name)

@@ -10,6 +10,7 @@ READ_ONLY source table they are landed from.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -51,8 +52,21 @@ def dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
+def _put_dbt_on_path() -> None:
+    """dagster-dbt's own helpers (e.g. `dagster dev`'s project preparer) run a bare `dbt`.
+
+    Whatever started this process (a code server may start without the virtualenv on PATH),
+    that `dbt` must be this environment's.
+    """
+    bin_dir = str(Path(dbt_executable()).parent)
+    path = os.environ.get("PATH", "")
+    if bin_dir not in path.split(os.pathsep):
+        os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
+
+
 @lru_cache(maxsize=1)
 def dbt_project() -> DbtProject:
+    _put_dbt_on_path()
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=_settings_target()
     )

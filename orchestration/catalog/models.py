@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from policies.lifecycle import TableState, Transition
 from policies.modes import SystemMode
+from policies.publish import GateStatus
 from policies.roles import Role
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -36,12 +37,6 @@ APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "state_history", "system_mod
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
 # PostgreSQL storage keeps its own migrations in that table, and both may share one database.
 VERSION_TABLE = "spyne_catalog_version"
-
-
-class GateStatus(StrEnum):
-    NOT_RUN = "not_run"
-    PASSED = "passed"
-    FAILED = "failed"
 
 
 class AuditOutcome(StrEnum):

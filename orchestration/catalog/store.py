@@ -21,8 +21,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -185,24 +186,25 @@ def _name(table: str | TableRef) -> str:
     return table.canonical if isinstance(table, TableRef) else table
 
 
-def _outcome(value: AuditOutcome | str) -> AuditOutcome:
+_E = TypeVar("_E", bound=StrEnum)
+
+
+def _parse_enum(kind: type[_E], value: _E | str, what: str, field: str) -> _E:
     try:
-        return AuditOutcome(value)
+        return kind(value)
     except ValueError:
-        allowed = ", ".join(o.value for o in AuditOutcome)
+        allowed = ", ".join(member.value for member in kind)
         raise ValidationFailed(
-            f"audit outcome {value!r} is not one of: {allowed}", details={"outcome": value}
+            f"{what} {value!r} is not one of: {allowed}", details={field: value}
         ) from None
+
+
+def _outcome(value: AuditOutcome | str) -> AuditOutcome:
+    return _parse_enum(AuditOutcome, value, "audit outcome", "outcome")
 
 
 def _gate_status(value: GateStatus | str) -> GateStatus:
-    try:
-        return GateStatus(value)
-    except ValueError:
-        allowed = ", ".join(g.value for g in GateStatus)
-        raise ValidationFailed(
-            f"gate status {value!r} is not one of: {allowed}", details={"status": value}
-        ) from None
+    return _parse_enum(GateStatus, value, "gate status", "status")
 
 
 def _principal_info(row: PrincipalRow) -> PrincipalInfo:

@@ -10,7 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import DagsterInstance
+from sqlglot import exp
 
+from orchestration.warehouse import canonical_table, version_table
 from policies.errors import ModeRefused, SpyneError
 from policies.lifecycle import TableState
 from policies.naming import parse_table_ref
@@ -21,14 +23,11 @@ pytestmark = pytest.mark.slow
 
 def _content(warehouse: Path, canonical: str, version: int | None = None) -> tuple[int, int]:
     """(rows, order-independent row hash) of the canonical view, or of one physical version."""
-    layer, name = canonical.split(".")
-    relation = (
-        f'"{layer}"."{name}"' if version is None else f'"{layer}__shadow"."{name}__v{version}"'
-    )
+    ref = parse_table_ref(canonical)
+    relation = canonical_table(ref) if version is None else version_table(ref, version)
+    query = exp.select("count(*)", "coalesce(sum(hash(t)::hugeint), 0)").from_(relation.as_("t"))
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        row = con.execute(
-            f"select count(*), coalesce(sum(hash(t)::hugeint), 0) from {relation} t"
-        ).fetchone()
+        row = con.execute(query.sql(dialect="duckdb")).fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 

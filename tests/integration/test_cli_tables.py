@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -23,11 +22,7 @@ def _build(rows: int) -> int:
     rt = runtime()
     svc = rt.service()
     version = svc.allocate_version(REF)
-    with duckdb.connect(str(rt.warehouse.path)) as con:
-        con.execute(f'create schema if not exists "{REF.shadow_schema}"')
-        con.execute(
-            f'create table "{REF.shadow_schema}"."{REF.version_identifier(version)}" as select range as id from range({rows})'
-        )
+    rt.warehouse.create_version(REF, version, f"select range as id from range({rows})")
     svc.register_build(REF, version, None)
     rt.catalog.record_gate(REF.canonical, version, "passed", {"test": True})
     return version

@@ -174,7 +174,6 @@ def test_clean_table_passes(warehouse: Path, suite: ExpectationSuite) -> None:
         "id",
         "status",
     ]
-    assert result.duration_seconds > 0
     json.dumps(result.to_dict())
 
 

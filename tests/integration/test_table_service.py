@@ -52,11 +52,7 @@ def build(
     cols = "range as id, range * 2 as amount" + (", 'x' as note" if extra_column else "")
     if drop_column:
         cols = "range as id"
-    with duckdb.connect(str(svc.warehouse.path)) as con:
-        con.execute(f'create schema if not exists "{REF.shadow_schema}"')
-        con.execute(
-            f'create table "{REF.shadow_schema}"."{REF.version_identifier(version)}" as select {cols} from range({rows})'
-        )
+    svc.warehouse.create_version(REF, version, f"select {cols} from range({rows})")
     svc.register_build(REF, version, None)
     svc.catalog.record_gate(REF.canonical, version, gate, {"test": True})
     return version

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
+from sqlglot import exp
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -194,14 +195,24 @@ def upgrade() -> None:
         raise RuntimeError(f"the catalog supports sqlite and postgresql, not {dialect}")
 
 
+def _q(name: str, dialect: str) -> str:
+    """An identifier quoted by sqlglot for the dialect (trigger DDL has no SQLAlchemy construct)."""
+    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+
+
 def _sqlite_guards() -> None:
     for table in APPEND_ONLY:
         for event in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only: {event} is refused'); END"
+            message = exp.Literal.string(f"{table} is append-only: {event} is refused").sql(
+                "sqlite"
             )
-    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in VERSION_DATA_COLUMNS)
+            op.execute(
+                f"CREATE TRIGGER {_q(f'{table}_no_{event.lower()}', 'sqlite')} BEFORE {event} "
+                f"ON {_q(table, 'sqlite')} BEGIN SELECT RAISE(ABORT, {message}); END"
+            )
+    changed = " OR ".join(
+        f"NEW.{_q(c, 'sqlite')} IS NOT OLD.{_q(c, 'sqlite')}" for c in VERSION_DATA_COLUMNS
+    )
     op.execute(
         "CREATE TRIGGER table_versions_immutable BEFORE UPDATE ON table_versions "
         f"WHEN {changed} BEGIN SELECT RAISE(ABORT, 'table versions are immutable: "
@@ -242,17 +253,18 @@ def _postgresql_guards() -> None:
         """
     )
     for table in APPEND_ONLY:
+        quoted = _q(table, "postgres")
         op.execute(
-            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION spyne_refuse_change()"
+            f"CREATE TRIGGER {_q(f'{table}_append_only', 'postgres')} BEFORE UPDATE OR DELETE "
+            f"ON {quoted} FOR EACH ROW EXECUTE FUNCTION spyne_refuse_change()"
         )
         op.execute(
-            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION spyne_refuse_change()"
+            f"CREATE TRIGGER {_q(f'{table}_no_truncate', 'postgres')} BEFORE TRUNCATE "
+            f"ON {quoted} FOR EACH STATEMENT EXECUTE FUNCTION spyne_refuse_change()"
         )
         # Owners keep their privileges; the triggers above are what stop them. Production
         # should connect as a role granted only SELECT and INSERT on these tables.
-        op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM PUBLIC")
+        op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {quoted} FROM PUBLIC")
     op.execute(
         "CREATE TRIGGER table_versions_immutable BEFORE UPDATE OR DELETE ON table_versions "
         "FOR EACH ROW EXECUTE FUNCTION spyne_table_versions_immutable()"
