@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orchestration.settings import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.environment import DBT_PROJECT_DIR, REPO_ROOT
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
 from policies.modes import SystemMode
@@ -153,8 +153,8 @@ def sample_generate(
     ] = None,
 ) -> None:
     """Write the deterministic Odoo-shaped sample ERP database (an external, READ_ONLY source)."""
+    from orchestration.environment import load_settings
     from orchestration.sample.generator import generate
-    from orchestration.settings import load_settings
 
     with refusals():
         target = path or Path(str(load_settings().source_path))
@@ -544,7 +544,7 @@ def gates_run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a table's GE gate on a version (engineer or admin) and record the verdict."""
-    from orchestration.gating import run_table_gate
+    from orchestration.gates.table_gate import run_table_gate
     from policies.naming import parse_table_ref
 
     with refusals():
@@ -565,8 +565,8 @@ def gates_run(
 @docs_app.command("generate")
 def docs_generate() -> None:
     """Run `dbt docs generate` against this environment's warehouse."""
+    from orchestration.environment import ensure_home, load_settings
     from orchestration.runtime import export_dbt_env
-    from orchestration.settings import ensure_home, load_settings
 
     with refusals():
         s = load_settings()
@@ -596,9 +596,9 @@ def docs_generate() -> None:
 @app.command()
 def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
     """Start the Dagster UI on this repo's workspace.yaml (dagster dev)."""
-    from orchestration.instance import ensure_dagster_home
+    from orchestration.dagster_instance import ensure_dagster_home
+    from orchestration.environment import load_settings
     from orchestration.runtime import export_dbt_env
-    from orchestration.settings import load_settings
 
     with refusals():
         s = load_settings()

@@ -17,8 +17,8 @@ from pathlib import Path
 from dagster import DagsterInstance
 
 from orchestration.catalog.store import PrincipalInfo
+from orchestration.dagster_instance import dagster_instance
 from orchestration.identity import demo_admin
-from orchestration.instance import dagster_instance
 from orchestration.runtime import Runtime, runtime
 from orchestration.sample.generator import generate
 from policies.errors import SpyneError

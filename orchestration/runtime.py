@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from orchestration.catalog.store import Catalog
-from orchestration.settings import POLICY_DEFAULTS_DIR, ensure_home, load_settings
+from orchestration.environment import POLICY_DEFAULTS_DIR, ensure_home, load_settings
 from orchestration.warehouse import DuckDBWarehouse
 from policies.errors import ConfigError
 from policies.publish import PublishingPolicy

@@ -37,7 +37,7 @@ def _dbt_manifest() -> None:
     """Parse the dbt project once so Dagster definitions can load (as scripts/setup.sh does)."""
     from dbt.cli.main import dbtRunner
 
-    from orchestration.settings import DBT_PROJECT_DIR
+    from orchestration.environment import DBT_PROJECT_DIR
 
     os.environ.setdefault("SPYNE_WAREHOUSE_PATH", str(DBT_PROJECT_DIR / "target" / "parse.duckdb"))
     result = dbtRunner().invoke(

@@ -179,7 +179,7 @@ def gate_checks(layer: Layer, refs: Sequence[TableRef]) -> Any:
         context: AssetCheckExecutionContext, spyne: SpyneResource
     ) -> Iterator[AssetCheckResult]:
         # Great Expectations takes seconds to import: only steps that gate pay for it.
-        from orchestration.gating import run_drift_check, run_table_gate
+        from orchestration.gates.table_gate import run_drift_check, run_table_gate
 
         rt = spyne.runtime()
         for check_key in sorted(

@@ -22,8 +22,8 @@ from typing import Any
 from dagster import AssetCheckSpec, AssetDep, AssetKey, AssetSpec
 from dagster_dbt import DagsterDbtTranslator, DbtProject
 
+from orchestration.environment import DBT_PROJECT_DIR, load_settings
 from orchestration.runtime import export_dbt_env
-from orchestration.settings import DBT_PROJECT_DIR, load_settings
 from policies.naming import Layer, TableRef, parse_layer
 
 SHADOW = "shadow"

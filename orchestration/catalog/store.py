@@ -13,7 +13,6 @@ where they differ (row locks, lock waits) the difference is handled here.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import sqlite3
 import time
@@ -45,6 +44,7 @@ from orchestration.catalog.models import (
     TableRow,
     TableVersionRow,
 )
+from orchestration.jsonable import json_safe
 from policies.errors import (
     AuthenticationRequired,
     ConcurrentChange,
@@ -177,11 +177,6 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode("utf-8")).hexdigest()
 
 
-def _json_safe(value: Any) -> Any:
-    """What the database will hand back, so comparisons and snapshots match storage."""
-    return json.loads(json.dumps(value, default=str))
-
-
 def _name(table: str | TableRef) -> str:
     return table.canonical if isinstance(table, TableRef) else table
 
@@ -299,7 +294,7 @@ def _add_audit(
         action=action,
         target=target,
         outcome=_outcome(outcome).value,
-        details=_json_safe(dict(details or {})),
+        details=json_safe(dict(details or {})),
     )
     session.add(row)
     session.flush()
@@ -974,7 +969,7 @@ class Catalog:
             raise ValidationFailed(
                 f"row_count cannot be negative, got {row_count}", details={"row_count": row_count}
             )
-        schema_json = _json_safe([dict(c) for c in schema])
+        schema_json = json_safe([dict(c) for c in schema])
         try:
             with self._session(write=True) as s:
                 table = _require_table(s, name)
@@ -1101,7 +1096,7 @@ class Catalog:
         """
         name = _name(name)
         gate = _gate_status(status)
-        gate_details = _json_safe(dict(details or {}))
+        gate_details = json_safe(dict(details or {}))
         with self._session(write=True) as s:
             row = _require_version(s, name, version)
             row.gate_status = gate.value
@@ -1124,7 +1119,7 @@ class Catalog:
         name = _name(name)
         with self._session(write=True) as s:
             row = _require_version(s, name, version)
-            row.drift_json = _json_safe(dict(drift))
+            row.drift_json = json_safe(dict(drift))
             s.flush()
             return _version_info(row)
 

@@ -8,11 +8,8 @@ message, never an exception the caller might swallow into "no result".
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
 import logging
-import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +32,7 @@ from sqlglot import exp
 
 from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, duckdb_url
 from orchestration.gates.suites import is_uniqueness_check
+from orchestration.jsonable import json_safe
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +67,7 @@ class ExpectationOutcome:
             "expectation_type": self.expectation_type,
             "column": self.column,
             "success": self.success,
-            "observed_value": _json_safe(self.observed_value),
+            "observed_value": json_safe(self.observed_value),
             "unexpected_count": self.unexpected_count,
             "severity": self.severity,
             "message": self.message,
@@ -335,7 +333,7 @@ def _outcome(result: ExpectationValidationResult) -> ExpectationOutcome:
         expectation_type=str(config.type if config is not None else "unknown"),
         column=str(column) if column is not None else None,
         success=bool(result.success),
-        observed_value=_json_safe(details.get("observed_value")),
+        observed_value=json_safe(details.get("observed_value")),
         unexpected_count=_as_int(details.get("unexpected_count")),
         severity=str(getattr(severity, "value", severity) or _CRITICAL),
         message=_exception_message(result.exception_info),
@@ -415,7 +413,7 @@ def _failure_summary(outcomes: Sequence[ExpectationOutcome]) -> str:
         elif o.unexpected_count:
             detail = f"{o.unexpected_count} unexpected rows"
         else:
-            detail = f"observed {_json_safe(o.observed_value)!r}"
+            detail = f"observed {json_safe(o.observed_value)!r}"
         blocking = "" if o.blocking else f" ({o.severity}, not blocking)"
         parts.append(f"{target}{o.expectation_type} failed, {detail}{blocking}")
     return "; ".join(parts)
@@ -433,28 +431,3 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _json_safe(value: Any) -> Any:
-    """GE reports numpy scalars, Decimals, datetimes and sets; the catalog stores JSON."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset):
-        return sorted((_json_safe(v) for v in value), key=str)
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        try:
-            return _json_safe(item())
-        except (TypeError, ValueError):
-            pass
-    return str(value)

@@ -25,7 +25,7 @@ import great_expectations.expectations as gxe
 from great_expectations.core.expectation_suite import ExpectationSuite
 from great_expectations.expectations.metadata_types import FailureSeverity
 
-from orchestration.settings import EXPECTATIONS_DIR
+from orchestration.environment import EXPECTATIONS_DIR
 from policies.errors import ValidationFailed
 from policies.naming import parse_layer, validate_identifier
 

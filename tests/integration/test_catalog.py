@@ -496,7 +496,7 @@ def test_transition_commits_audit_with_the_change_and_closes(catalog: Catalog) -
         entry_id = tx.audit("ada", "promote", details={"at": datetime(2024, 1, 1, tzinfo=UTC)})
     entry = catalog.list_audit(target=NAME)[0]
     assert entry.id == entry_id and entry.outcome == AuditOutcome.ALLOWED
-    assert entry.details == {"at": "2024-01-01 00:00:00+00:00"}
+    assert entry.details == {"at": "2024-01-01T00:00:00+00:00"}
     with pytest.raises(RuntimeError, match="already ended"):
         tx.set_state(TableState.ACTIVE, Transition.PROMOTE, 1, "ada")
 

@@ -88,7 +88,7 @@ def test_bad_environment_fails_at_start(monkeypatch: pytest.MonkeyPatch, spyne_h
 
 
 def test_dbt_docs_generate_works(spyne_home: Path) -> None:
-    from orchestration.settings import DBT_PROJECT_DIR
+    from orchestration.environment import DBT_PROJECT_DIR
 
     catalog = DBT_PROJECT_DIR / "target" / "catalog.json"
     catalog.unlink(missing_ok=True)

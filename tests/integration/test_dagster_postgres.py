@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance, Definitions, asset, define_asset_job
 
-from orchestration.instance import instance_config
+from orchestration.dagster_instance import instance_config
 from policies.errors import ConfigError
 from policies.settings import settings_from_mapping
 

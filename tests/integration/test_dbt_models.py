@@ -14,7 +14,7 @@ import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from orchestration.sample import SOURCE_TABLES, generate, source_metrics
-from orchestration.settings import DBT_PROJECT_DIR
+from orchestration.environment import DBT_PROJECT_DIR
 from orchestration.warehouse import DuckDBWarehouse
 from policies.naming import Layer, TableRef
 

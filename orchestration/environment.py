@@ -1,10 +1,13 @@
-"""Read the process environment once and validate it with the pure settings policy."""
+"""This process's environment: where the repository's parts are, and validated settings.
+
+The rules for what a valid environment is live in ``policies.settings``; this module only
+reads ``os.environ`` and hands it over.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import lru_cache
 from pathlib import Path
 
 from policies.settings import SpyneSettings, settings_from_mapping
@@ -19,11 +22,6 @@ DEFAULT_HOME = REPO_ROOT / ".spyne"
 def load_settings(environ: Mapping[str, str] | None = None) -> SpyneSettings:
     """Settings for this process; raises ConfigError naming the bad variable."""
     return settings_from_mapping(os.environ if environ is None else environ, str(DEFAULT_HOME))
-
-
-@lru_cache(maxsize=1)
-def settings() -> SpyneSettings:
-    return load_settings()
 
 
 def ensure_home(s: SpyneSettings) -> Path:
