@@ -18,11 +18,12 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from orchestration.catalog.store import Catalog
-from orchestration.services import TableService
+from orchestration.catalog import Catalog
+from orchestration.lifecycle import Actor, TableService
 from orchestration.warehouse import DuckDBWarehouse, canonical_table, version_table
+from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
-from policies.publish import PublishingPolicy
+from policies.publishing import PublishingPolicy
 from policies.roles import Role
 
 
@@ -58,8 +59,11 @@ def main() -> None:
         catalog = Catalog(f"sqlite:///{tmp}/catalog.db")
         catalog.upgrade()
         warehouse = DuckDBWarehouse(wh_path)
+        warehouse.create()
         svc = TableService(catalog, warehouse, PublishingPolicy())
-        admin, _ = catalog.create_principal("bench-admin", Role.ADMIN, created_by="bench")
+        principal, _ = catalog.create_principal("bench-admin", Role.ADMIN, created_by="bench")
+        admin = Actor(principal)
+        catalog.set_mode(SystemMode.INGESTION_READY, admin.name, "bench")
         small, large = TableRef(Layer.GOLD, "bench_small"), TableRef(Layer.GOLD, "bench_large")
 
         t0 = time.perf_counter()
@@ -70,8 +74,8 @@ def main() -> None:
         build_seconds = time.perf_counter() - t0
         for ref in (small, large):
             for v in (1, 2):
-                svc.register_build(ref, v, None)
-                catalog.record_gate(ref.canonical, v, "passed", {"bench": True})
+                svc.register_build(admin, ref, v, None)
+                catalog.record_gate(ref.canonical, v, "passed", {"bench": True}, actor=admin.name)
             svc.promote(admin, ref.canonical, 1)
 
         def cycles() -> tuple[float, float, float, float]:

@@ -47,7 +47,7 @@ spyne_job = define_asset_job(
 def drop_expired_versions(
     context: OpExecutionContext, spyne: SpyneResource
 ) -> dict[str, list[int]]:
-    dropped = spyne.runtime().service().janitor()
+    dropped = spyne.runtime().service().janitor(spyne.actor(context))
     context.log.info(f"dropped: {dropped or 'nothing'}")
     return dropped
 

@@ -15,16 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dagster import DagsterInstance
+from dagster._core.utils import make_new_run_id
 
-from orchestration.catalog.store import PrincipalInfo
 from orchestration.dagster_instance import dagster_instance
 from orchestration.identity import demo_admin
+from orchestration.install import init
+from orchestration.lifecycle import Actor
+from orchestration.run_identity import launch_tags
 from orchestration.runtime import Runtime, runtime
 from orchestration.sample.generator import generate
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.naming import Layer
+from policies.roles import Operation
 
 # The demo prints its own summary; Dagster's step logs stay in the run history (UI).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -55,18 +59,18 @@ class DemoReport:
         )
 
 
-def _promote_pending(rt: Runtime, admin: PrincipalInfo, layer: Layer, report: LayerReport) -> None:
+def _promote_pending(rt: Runtime, admin: Actor, layer: Layer, report: LayerReport) -> None:
     svc = rt.service()
     for table in rt.catalog.list_tables():
-        if table.layer != layer.value:
+        if table.layer != layer:
             continue
-        if table.state == TableState.SHADOW.value:
+        if table.state == TableState.SHADOW:
             try:
                 svc.promote(admin, table.name)
             except SpyneError as err:
                 report.blocked[table.name] = err.message
         refreshed = rt.catalog.get_table(table.name)
-        if refreshed.state == TableState.ACTIVE.value and refreshed.active_version is not None:
+        if refreshed.state == TableState.ACTIVE and refreshed.active_version is not None:
             report.tables[table.name] = rt.catalog.get_version(
                 table.name, refreshed.active_version
             ).row_count
@@ -85,11 +89,15 @@ def run_demo(
     from orchestration.definitions import LAYER_JOBS, defs
 
     started = time.monotonic()
+    init()  # a brand-new local install is created; an existing one is only checked
     rt = runtime()
+    principal, new_key = demo_admin(rt.catalog, Path(rt.settings.home))
+    admin = Actor(principal)
+    rt.service().settle(admin.name)
     progress(f"generating the sample ERP source ({lines} order lines, seed {seed})")
+    rt.service().require(admin, Operation.GENERATE_SAMPLE, "sample_source")
     generate(rt.source_path, lines=lines, seed=seed)
-    admin, new_key = demo_admin(rt.catalog, Path(rt.settings.home))
-    if rt.catalog.current_mode().mode != SystemMode.INGESTION_READY.value:
+    if rt.catalog.current_mode().mode != SystemMode.INGESTION_READY:
         rt.service().set_mode(
             admin, SystemMode.INGESTION_READY, "demo: land the local sample source"
         )
@@ -104,9 +112,14 @@ def run_demo(
         layer_started = time.monotonic()
         progress(f"building, gating and publishing {layer.value}")
         # dbt's console output goes to the log file; the demo prints a summary instead.
+        run_id = make_new_run_id()
         with log_path.open("a") as log, contextlib.redirect_stdout(log):
             result = job.execute_in_process(
-                instance=instance, raise_on_error=False, run_config=QUIET
+                instance=instance,
+                raise_on_error=False,
+                run_config=QUIET,
+                run_id=run_id,
+                tags=launch_tags(rt.catalog, principal, run_id),
             )
         run_ids.append(result.run_id)
         report = LayerReport(layer.value)

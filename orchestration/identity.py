@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestration.catalog.store import Catalog, PrincipalInfo
+from orchestration.catalog import Catalog, PrincipalInfo
+from orchestration.lifecycle.actor import Actor
 from policies.errors import PermissionDenied
 from policies.roles import Role
 
@@ -18,16 +19,19 @@ def current_principal(catalog: Catalog, api_key: str | None = None) -> Principal
     return catalog.authenticate(api_key if api_key is not None else os.environ.get(API_KEY_ENV))
 
 
+def current_actor(catalog: Catalog, api_key: str | None = None) -> Actor:
+    """A person at the CLI acts as themself."""
+    return Actor(current_principal(catalog, api_key))
+
+
 def bootstrap_admin(catalog: Catalog, name: str) -> tuple[PrincipalInfo, str]:
-    """Create the first admin of a new install; refused once any admin exists."""
+    """Create the first admin of a new install (audited); refused once any admin exists."""
     if catalog.has_admin():
         raise PermissionDenied(
             "an admin already exists; ask an admin to run `spyne auth create-key NAME --role admin`",
             details={"operation": "bootstrap", "required_role": "admin"},
         )
-    principal, key = catalog.create_principal(name, Role.ADMIN, created_by="bootstrap")
-    catalog.audit("bootstrap", "create_principal", name, "allowed", {"role": "admin"})
-    return principal, key
+    return catalog.create_principal(name, Role.ADMIN, created_by="bootstrap")
 
 
 def local_admin_key_file(home: Path) -> Path:
@@ -47,6 +51,7 @@ def demo_admin(catalog: Catalog, home: Path) -> tuple[PrincipalInfo, str | None]
     if key_file.exists():
         return current_principal(catalog, key_file.read_text().strip()), None
     principal, key = bootstrap_admin(catalog, LOCAL_ADMIN)
-    key_file.write_text(key + "\n")
-    key_file.chmod(0o600)
+    fd = os.open(key_file, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key + "\n")
     return principal, key

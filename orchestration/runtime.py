@@ -1,35 +1,63 @@
-"""One place that turns settings into live objects (catalog, warehouse, policy, service)."""
+"""One place that turns settings into live objects (catalog, warehouse, policy, service).
+
+Opening is cheap and never creates anything: the catalog is checked in one round trip
+(schema, guards), the warehouse file must exist, and DuckDB is imported only when the
+warehouse is first used. ``spyne init`` (:mod:`orchestration.install`) creates an install.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from orchestration.catalog.store import Catalog
-from orchestration.environment import POLICY_DEFAULTS_DIR, ensure_home, load_settings
-from orchestration.warehouse import DuckDBWarehouse
-from policies.errors import ConfigError
-from policies.publish import PublishingPolicy
+from orchestration.catalog import Catalog
+from orchestration.environment import POLICY_DEFAULTS_DIR, load_settings
+from policies.errors import ConfigError, NotInitialized
+from policies.publishing import PublishingPolicy
 from policies.settings import SpyneSettings
 
 if TYPE_CHECKING:
-    from orchestration.services import TableService
+    from orchestration.lifecycle import TableService
+    from orchestration.warehouse import DuckDBWarehouse
+
+POLICY_FILE = "publishing.yaml"
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}); save it as UTF-8",
+            details={"path": str(path)},
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(
+            f"{path} is not valid YAML{where}: {getattr(exc, 'problem', None) or exc}",
+            details={"path": str(path)},
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror}", details={"path": str(path)}
+        ) from None
 
 
 def load_publishing_policy(home: Path) -> PublishingPolicy:
     """Defaults shipped beside the policy code, overridden by $SPYNE_HOME/policies/publishing.yaml."""
-    data = yaml.safe_load((POLICY_DEFAULTS_DIR / "publishing.yaml").read_text()) or {}
-    override = home / "policies" / "publishing.yaml"
+    data = _read_yaml(POLICY_DEFAULTS_DIR / POLICY_FILE) or {}
+    override = home / "policies" / POLICY_FILE
     if override.exists():
-        extra = yaml.safe_load(override.read_text()) or {}
+        extra = _read_yaml(override) or {}
         if not isinstance(extra, dict):
             raise ConfigError(f"{override} must be a mapping", details={"path": str(override)})
-        tables = {**data.get("tables", {}), **extra.get("tables", {})}
+        tables = {**(data.get("tables") or {}), **(extra.get("tables") or {})}
         data = {**data, **extra, "tables": tables}
     return PublishingPolicy.from_mapping(data)
 
@@ -43,17 +71,48 @@ def export_dbt_env(s: SpyneSettings) -> None:
         os.environ.setdefault("SPYNE_BQ_PROJECT", s.bigquery_project)
 
 
+def private_umask() -> None:
+    """Files Spyne creates (catalog, warehouse, logs, keys) are readable by their owner only."""
+    os.umask(0o077)
+
+
 @dataclass
 class Runtime:
     settings: SpyneSettings
     catalog: Catalog
-    warehouse: DuckDBWarehouse
     policy: PublishingPolicy
+    _service: TableService | None = field(default=None, repr=False)
+
+    @cached_property
+    def warehouse(self) -> DuckDBWarehouse:
+        from orchestration.warehouse import DuckDBWarehouse
+
+        if self.settings.warehouse_path is None:
+            raise ConfigError(
+                "this build of Spyne runs its lifecycle on the embedded DuckDB warehouse; "
+                "SPYNE_ENV=prod (BigQuery) is configured through dbt's prod target",
+                details={"env": self.settings.env.value},
+            )
+        warehouse = DuckDBWarehouse(self.settings.warehouse_path)
+        if not warehouse.exists():
+            raise NotInitialized(
+                f"the warehouse file {warehouse.path} does not exist. For a new install run "
+                "`spyne init`; if it held data, restore it from a backup (the catalog still "
+                "lists its tables)",
+                details={"path": str(warehouse.path)},
+            )
+        return warehouse
 
     def service(self) -> TableService:
-        from orchestration.services import TableService
+        if self._service is None:
+            from orchestration.lifecycle import TableService
 
-        return TableService(self.catalog, self.warehouse, self.policy)
+            self._service = TableService(self.catalog, self.warehouse, self.policy)
+        return self._service
+
+    @property
+    def home(self) -> Path:
+        return Path(self.settings.home)
 
     @property
     def source_path(self) -> Path:
@@ -61,19 +120,18 @@ class Runtime:
         return Path(self.settings.source_path)
 
 
+def open_catalog(s: SpyneSettings) -> Catalog:
+    return Catalog(s.catalog_url, owner_url=s.catalog_owner_url)
+
+
 def build_runtime(s: SpyneSettings | None = None) -> Runtime:
+    """The live objects of an existing install; refuses (typed) when there is none."""
     s = s or load_settings()
-    home = ensure_home(s)
+    private_umask()
     export_dbt_env(s)
-    if s.warehouse_path is None:
-        raise ConfigError(
-            "this build of Spyne runs its lifecycle on the embedded DuckDB warehouse; "
-            "SPYNE_ENV=prod (BigQuery) is configured through dbt's prod target",
-            details={"env": s.env.value},
-        )
-    catalog = Catalog(s.catalog_url)
-    catalog.upgrade()
-    return Runtime(s, catalog, DuckDBWarehouse(s.warehouse_path), load_publishing_policy(home))
+    catalog = open_catalog(s)
+    catalog.check_ready()
+    return Runtime(s, catalog, load_publishing_policy(Path(s.home)))
 
 
 @lru_cache(maxsize=4)
@@ -89,6 +147,7 @@ def runtime() -> Runtime:
             "SPYNE_ENV",
             "SPYNE_HOME",
             "SPYNE_CATALOG_URL",
+            "SPYNE_CATALOG_OWNER_URL",
             "SPYNE_WAREHOUSE_PATH",
             "SPYNE_SOURCE_PATH",
         )

@@ -7,7 +7,17 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from policies.errors import SpyneError
+from policies.errors import (
+    ApprovalRequired,
+    AuthenticationRequired,
+    BreakingDrift,
+    ConcurrentChange,
+    GateFailed,
+    InvalidTransition,
+    ModeRefused,
+    PermissionDenied,
+    SpyneError,
+)
 
 
 class Verdict(IntEnum):
@@ -59,13 +69,10 @@ class Decision:
     def message(self) -> str:
         return "; ".join(r.message for r in self.reasons) or self.verdict.name.lower()
 
-    def raise_unless_allowed(self, error: type[SpyneError]) -> None:
+    def raise_unless_allowed(self) -> None:
+        """Raise :func:`refusal` of this decision, unless it allows."""
         if not self.allowed:
-            details: dict[str, Any] = {"verdict": self.verdict.name}
-            if self.reasons:
-                details["rule"] = self.reasons[0].rule
-                details.update(self.reasons[0].details)
-            raise error(self.message, details=details)
+            raise refusal(self)
 
 
 def combine_all(decisions: tuple[Decision, ...] | list[Decision]) -> Decision:
@@ -78,3 +85,32 @@ def combine_all(decisions: tuple[Decision, ...] | list[Decision]) -> Decision:
     ranked = sorted(decisions, key=lambda d: -d.verdict)  # stable: keeps rule order
     verdict = ranked[0].verdict if ranked else Verdict.ALLOW
     return Decision(verdict, tuple(r for d in ranked for r in d.reasons))
+
+
+# The typed error each rule refuses with. Every surface turns a decision into an error through
+# :func:`refusal`, so the CLI, Dagster and the tests see the same code for the same rule.
+RULE_ERRORS: Mapping[str, type[SpyneError]] = {
+    "identity": AuthenticationRequired,
+    "roles": PermissionDenied,
+    "system_mode": ModeRefused,
+    "lifecycle": InvalidTransition,
+    "already_active": InvalidTransition,
+    "retention": InvalidTransition,
+    "concurrent": ConcurrentChange,
+    "gates": GateFailed,
+    "drift": BreakingDrift,
+    "approval": ApprovalRequired,
+}
+
+
+def refusal(decision: Decision) -> SpyneError:
+    """The typed error for a decision that does not allow: its most restrictive reason's rule."""
+    if decision.allowed:
+        raise ValueError("an allowing decision is not a refusal")
+    first = decision.reasons[0] if decision.reasons else None
+    rule = first.rule if first else "policy"
+    details: dict[str, Any] = {"rule": rule, "verdict": decision.verdict.name}
+    if first is not None:
+        details.update(first.details)
+    details["reasons"] = [{"rule": r.rule, "message": r.message} for r in decision.reasons]
+    return RULE_ERRORS.get(rule, InvalidTransition)(decision.message, details=details)

@@ -81,3 +81,29 @@ class ApprovalRequired(SpyneError):
 class ConcurrentChange(SpyneError):
     code = "concurrent_change"
     http_status = 409
+
+
+class NotInitialized(SpyneError):
+    """There is no usable install here (no catalog, an empty one, or one at an older schema)."""
+
+    code = "not_initialized"
+    http_status = 409
+
+
+class StorageUnavailable(SpyneError):
+    """The catalog or the warehouse exists but cannot be used: unreachable, refused, corrupt."""
+
+    code = "storage_unavailable"
+    http_status = 503
+
+
+class WarehouseBusy(SpyneError):
+    code = "warehouse_busy"
+    http_status = 503
+
+
+class IntegrityViolation(SpyneError):
+    """The catalog's own guarantees are missing or broken (guards dropped, audit chain broken)."""
+
+    code = "integrity_violation"
+    http_status = 500

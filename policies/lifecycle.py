@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 from policies.decisions import Decision
-from policies.errors import InvalidTransition
 
 
 class TableState(StrEnum):
@@ -53,5 +52,5 @@ def decide_transition(state: TableState, transition: Transition) -> Decision:
 
 def next_state(state: TableState, transition: Transition) -> TableState:
     """The state after ``transition``; raises :class:`InvalidTransition` naming both states."""
-    decide_transition(state, transition).raise_unless_allowed(InvalidTransition)
+    decide_transition(state, transition).raise_unless_allowed()
     return _ALLOWED[(state, transition)]

@@ -1,4 +1,10 @@
-"""System modes: READ_ONLY by default; only INGESTION_READY lets data in."""
+"""System modes: READ_ONLY by default; only INGESTION_READY lets new data in.
+
+READ_ONLY means nothing new enters the warehouse or becomes canonical: no ingestion, no
+build, no publish (automatic or by hand), no janitor drops. The way back stays open in
+every mode: rollback, deprecate and restore only bring back what was already canonical,
+and an admin must be able to use them while the system is frozen.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from enum import StrEnum
 
 from policies.decisions import Decision
 from policies.errors import ModeRefused
+from policies.roles import Operation
 
 DEFAULT_MODE = "READ_ONLY"
 
@@ -25,17 +32,26 @@ class SystemMode(StrEnum):
             ) from None
 
 
-def decide_ingestion(mode: SystemMode) -> Decision:
-    if mode == SystemMode.INGESTION_READY:
+# Operations that write new data or make it canonical; everything else runs in any mode.
+NEEDS_INGESTION_READY: frozenset[Operation] = frozenset(
+    {
+        Operation.INGEST,
+        Operation.BUILD,
+        Operation.AUTO_PUBLISH,
+        Operation.PROMOTE,
+        Operation.RUN_JANITOR,
+    }
+)
+
+
+def decide_mode(mode: SystemMode, operation: Operation) -> Decision:
+    if operation not in NEEDS_INGESTION_READY or mode == SystemMode.INGESTION_READY:
         return Decision.allow()
     return Decision.block(
         "system_mode",
-        "ingestion is refused while the system mode is READ_ONLY; an admin can run "
-        "`spyne mode set INGESTION_READY`",
+        f"{operation.value} is refused while the system mode is {mode.value}; an admin can "
+        "run `spyne mode set INGESTION_READY`",
+        operation=operation.value,
         mode=mode.value,
         required_mode=SystemMode.INGESTION_READY.value,
     )
-
-
-def require_ingestion(mode: SystemMode) -> None:
-    decide_ingestion(mode).raise_unless_allowed(ModeRefused)

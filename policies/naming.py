@@ -13,6 +13,8 @@ from enum import StrEnum
 from policies.errors import ValidationFailed
 
 SHADOW_SUFFIX = "__shadow"
+# Versions are numbered 1, 2, ...; the catalog stores them as 32-bit integers.
+MAX_VERSION = 2**31 - 1
 VERSION_SEPARATOR = "__v"
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
 _VERSIONED = re.compile(r"^(?P<table>[a-z][a-z0-9_]*?)__v(?P<version>[1-9][0-9]*)$")
@@ -75,12 +77,18 @@ def shadow_schema(layer: Layer) -> str:
     return f"{layer.value}{SHADOW_SUFFIX}"
 
 
-def version_identifier(table: str, version: int) -> str:
-    if version < 1:
+def checked_version(version: int, what: str = "version") -> int:
+    """A version number people may type: 1 to MAX_VERSION (bigger numbers were never built)."""
+    if not 1 <= version <= MAX_VERSION:
         raise ValidationFailed(
-            f"version must be 1 or more, got {version}", details={"version": version}
+            f"{what} must be between 1 and {MAX_VERSION}, got {version}",
+            details={"field": what, "value": version},
         )
-    return f"{table}{VERSION_SEPARATOR}{version}"
+    return version
+
+
+def version_identifier(table: str, version: int) -> str:
+    return f"{table}{VERSION_SEPARATOR}{checked_version(version)}"
 
 
 def parse_version_identifier(identifier: str) -> tuple[str, int] | None:

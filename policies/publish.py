@@ -1,36 +1,23 @@
-"""May this version be published (or rolled back, restored, deprecated)?
+"""May this version be published?
 
 Publishing is a view swap, so it is cheap to do and cheap to undo; what makes it safe
-is this gate. Each question is an ordered tuple of small rules sharing one signature
+is this gate. The question is an ordered tuple of small rules sharing one signature
 ``(facts) -> Decision``; the answer combines them all, so a refusal lists every reason
 at once instead of making a person fix them one at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from policies.decisions import Decision, Reason, combine_all
+from policies.decisions import Decision, combine_all
 from policies.drift import DriftSeverity
-from policies.errors import (
-    ApprovalRequired,
-    BreakingDrift,
-    GateFailed,
-    InvalidTransition,
-    PermissionDenied,
-    SpyneError,
-    ValidationFailed,
-)
 from policies.lifecycle import TableState, Transition, decide_transition
-from policies.naming import parse_table_ref
-from policies.roles import Operation, Role, authorize, minimum_role
+from policies.roles import Operation, Role
+from policies.rule_helpers import about, checked_optional_version, checked_table, role_rule
 
 
 class GateStatus(StrEnum):
@@ -39,139 +26,13 @@ class GateStatus(StrEnum):
     NOT_RUN = "not_run"
 
 
-# --- the publishing policy (values from policies/defaults/publishing.yaml) ----------------
-
-
-class TableOverride(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    auto_publish: bool | None = Field(default=None, strict=True)
-    retention_hours: int | None = Field(default=None, ge=1, strict=True)
-
-
-class PublishingPolicy(BaseModel):
-    """Defaults for every table plus per-table overrides keyed by canonical name."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    retention_hours: int = Field(default=24, ge=1, strict=True)
-    auto_publish: bool = Field(default=True, strict=True)
-    tables: dict[str, TableOverride] = Field(default_factory=dict)
-
-    @field_validator("tables", mode="before")
-    @classmethod
-    def _empty_tables(cls, value: object) -> object:
-        """``tables:`` with every entry commented out parses as None: no overrides."""
-        return {} if value is None else value
-
-    @field_validator("tables")
-    @classmethod
-    def _canonical_keys(cls, tables: dict[str, TableOverride]) -> dict[str, TableOverride]:
-        out: dict[str, TableOverride] = {}
-        for key, override in tables.items():
-            try:
-                canonical = parse_table_ref(key).canonical
-            except ValidationFailed as exc:
-                raise ValueError(exc.message) from None
-            if canonical in out:
-                raise ValueError(f"table {canonical!r} is listed twice")
-            out[canonical] = override
-        return out
-
-    def _override(self, table: str) -> TableOverride | None:
-        return self.tables.get(parse_table_ref(table).canonical)
-
-    def auto_publish_for(self, table: str) -> bool:
-        override = self._override(table)
-        if override is not None and override.auto_publish is not None:
-            return override.auto_publish
-        return self.auto_publish
-
-    def retention_for(self, table: str) -> timedelta:
-        override = self._override(table)
-        if override is not None and override.retention_hours is not None:
-            return timedelta(hours=override.retention_hours)
-        return timedelta(hours=self.retention_hours)
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> PublishingPolicy:
-        """Validate parsed YAML; a refusal names the first bad field."""
-        if not isinstance(data, Mapping):
-            raise ValidationFailed(
-                "the publishing policy must be a mapping with retention_hours, auto_publish "
-                f"and tables; got {type(data).__name__}",
-                details={"field": None},
-            )
-        try:
-            return cls.model_validate(dict(data))
-        except pydantic.ValidationError as exc:
-            errors = exc.errors(include_url=False)
-            first = errors[0]
-            field = ".".join(str(part) for part in first["loc"])
-            raise ValidationFailed(
-                f"publishing policy field {field!r} is invalid: {_message(first['msg'])}",
-                details={
-                    "field": field,
-                    "errors": [
-                        {"field": ".".join(str(p) for p in e["loc"]), "message": _message(e["msg"])}
-                        for e in errors
-                    ],
-                },
-            ) from None
-
-
-def _message(msg: str) -> str:
-    return msg.removeprefix("Value error, ")
-
-
-# --- shared helpers -------------------------------------------------------------------------
-
-
-def _checked_table(table: str) -> str:
-    return parse_table_ref(table).canonical
-
-
-def _checked_version(value: int | None, what: str) -> None:
-    if value is not None and value < 1:
-        raise ValidationFailed(f"{what} must be 1 or more, got {value}", details={what: value})
-
-
-def _about(decision: Decision, prefix: str, **details: Any) -> Decision:
-    """Say which table and version a generic refusal (lifecycle, roles) is about."""
-    return Decision(
-        decision.verdict,
-        tuple(
-            Reason(r.rule, f"{prefix}: {r.message}", {**r.details, **details})
-            for r in decision.reasons
-        ),
-    )
-
-
-def _role_rule(role: Role | None, operation: Operation, prefix: str, **details: Any) -> Decision:
-    if role is None:
-        needed = minimum_role(operation)
-        return Decision.block(
-            "roles",
-            f"{prefix}: {operation.value} needs an identity with the {needed.label} role; "
-            "sign in or pass an API key",
-            operation=operation.value,
-            role=None,
-            required_role=needed.label,
-            **details,
-        )
-    return _about(authorize(role, operation), prefix, **details)
-
-
-# --- publish --------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class PublishFacts:
     """What the publisher knows about one candidate version.
 
-    ``explicit`` is True when an admin asked (CLI/API) and False for the automatic
-    publisher at the end of a run, which has no role (``actor_role`` None).
-    ``auto_publish`` is the policy's answer for this table
+    ``explicit`` is True when a person asked (CLI/API) and False for the automatic
+    publish at the end of a run, which acts as the run's principal. ``actor_role`` is None
+    when there is no valid identity. ``auto_publish`` is the policy's answer for this table
     (:meth:`PublishingPolicy.auto_publish_for`).
     """
 
@@ -186,9 +47,9 @@ class PublishFacts:
     auto_publish: bool
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "table", _checked_table(self.table))
-        _checked_version(self.candidate_version, "candidate_version")
-        _checked_version(self.active_version, "active_version")
+        object.__setattr__(self, "table", checked_table(self.table))
+        checked_optional_version(self.candidate_version, "candidate_version")
+        checked_optional_version(self.active_version, "active_version")
 
     @property
     def subject(self) -> str:
@@ -200,7 +61,7 @@ class PublishFacts:
 
 
 def publish_lifecycle(facts: PublishFacts) -> Decision:
-    return _about(
+    return about(
         decide_transition(facts.table_state, Transition.PROMOTE),
         facts.subject,
         **facts.ids,
@@ -208,9 +69,9 @@ def publish_lifecycle(facts: PublishFacts) -> Decision:
 
 
 def publish_role(facts: PublishFacts) -> Decision:
-    if not facts.explicit:
-        return Decision.allow()  # the automatic publisher; the approval rule bounds it
-    return _role_rule(facts.actor_role, Operation.PROMOTE, facts.subject, **facts.ids)
+    """A person promotes (admin); a run publishes a refresh as its principal (AUTO_PUBLISH)."""
+    operation = Operation.PROMOTE if facts.explicit else Operation.AUTO_PUBLISH
+    return role_rule(facts.actor_role, operation, facts.subject, **facts.ids)
 
 
 def publish_already_active(facts: PublishFacts) -> Decision:
@@ -299,146 +160,3 @@ PUBLISH_RULES: tuple[Callable[[PublishFacts], Decision], ...] = (
 
 def decide_publish(facts: PublishFacts) -> Decision:
     return combine_all(tuple(rule(facts) for rule in PUBLISH_RULES))
-
-
-# --- rollback, restore, deprecate -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RollbackFacts:
-    table: str
-    table_state: TableState
-    target_version: int
-    active_version: int | None
-    target_retained: bool
-    target_gate_status: GateStatus
-    actor_role: Role
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "table", _checked_table(self.table))
-        _checked_version(self.target_version, "target_version")
-        _checked_version(self.active_version, "active_version")
-
-    @property
-    def prefix(self) -> str:
-        return f"cannot roll {self.table} back to v{self.target_version}"
-
-    @property
-    def ids(self) -> dict[str, Any]:
-        return {"table": self.table, "version": self.target_version}
-
-
-def rollback_lifecycle(facts: RollbackFacts) -> Decision:
-    return _about(
-        decide_transition(facts.table_state, Transition.ROLLBACK), facts.prefix, **facts.ids
-    )
-
-
-def rollback_role(facts: RollbackFacts) -> Decision:
-    return _role_rule(facts.actor_role, Operation.ROLLBACK, facts.prefix, **facts.ids)
-
-
-def rollback_target(facts: RollbackFacts) -> Decision:
-    if facts.target_version != facts.active_version:
-        return Decision.allow()
-    return Decision.block(
-        "already_active",
-        f"{facts.prefix}: v{facts.target_version} is already the active version; choose "
-        f"another retained version (spyne tables versions {facts.table})",
-        active_version=facts.active_version,
-        **facts.ids,
-    )
-
-
-def rollback_retained(facts: RollbackFacts) -> Decision:
-    if facts.target_retained:
-        return Decision.allow()
-    return Decision.block(
-        "retention",
-        f"{facts.prefix}: v{facts.target_version} is no longer retained (its rollback "
-        f"window has passed); choose a retained version (spyne tables versions {facts.table})",
-        **facts.ids,
-    )
-
-
-def rollback_gates(facts: RollbackFacts) -> Decision:
-    if facts.target_gate_status == GateStatus.PASSED:
-        return Decision.allow()
-    return Decision.block(
-        "gates",
-        f"{facts.prefix}: its gates are {facts.target_gate_status.value.replace('_', ' ')}, "
-        "and only a version that passed its gates can be active; choose a version that passed",
-        gate_status=facts.target_gate_status.value,
-        **facts.ids,
-    )
-
-
-ROLLBACK_RULES: tuple[Callable[[RollbackFacts], Decision], ...] = (
-    rollback_lifecycle,
-    rollback_role,
-    rollback_target,
-    rollback_retained,
-    rollback_gates,
-)
-
-
-def decide_rollback(facts: RollbackFacts) -> Decision:
-    return combine_all(tuple(rule(facts) for rule in ROLLBACK_RULES))
-
-
-@dataclass(frozen=True)
-class TableActionFacts:
-    """Facts for a state change that only needs the lifecycle and the actor's role."""
-
-    table: str
-    table_state: TableState
-    actor_role: Role
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "table", _checked_table(self.table))
-
-
-RestoreFacts = TableActionFacts
-DeprecateFacts = TableActionFacts
-
-
-def _decide_action(
-    facts: TableActionFacts, transition: Transition, operation: Operation
-) -> Decision:
-    prefix = f"cannot {transition.value} {facts.table}"
-    ids = {"table": facts.table}
-    return combine_all(
-        (
-            _about(decide_transition(facts.table_state, transition), prefix, **ids),
-            _role_rule(facts.actor_role, operation, prefix, **ids),
-        )
-    )
-
-
-def decide_restore(facts: TableActionFacts) -> Decision:
-    return _decide_action(facts, Transition.RESTORE, Operation.RESTORE)
-
-
-def decide_deprecate(facts: TableActionFacts) -> Decision:
-    return _decide_action(facts, Transition.DEPRECATE, Operation.DEPRECATE)
-
-
-# --- from a decision to a typed refusal -----------------------------------------------------
-
-RULE_ERRORS: Mapping[str, type[SpyneError]] = {
-    "lifecycle": InvalidTransition,
-    "roles": PermissionDenied,
-    "already_active": InvalidTransition,
-    "retention": InvalidTransition,
-    "gates": GateFailed,
-    "drift": BreakingDrift,
-    "approval": ApprovalRequired,
-}
-
-
-def raise_unless_allowed(decision: Decision) -> None:
-    """Raise the typed error of the first (most restrictive) reason, if not allowed."""
-    if decision.allowed:
-        return
-    rule = decision.reasons[0].rule if decision.reasons else ""
-    decision.raise_unless_allowed(RULE_ERRORS.get(rule, SpyneError))

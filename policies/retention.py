@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from policies.errors import ValidationFailed
+from policies.naming import checked_version
 
 
 def _require_aware(value: datetime, what: str) -> None:
@@ -30,11 +31,7 @@ class RetainedVersion:
     is_active: bool
 
     def __post_init__(self) -> None:
-        if self.version < 1:
-            raise ValidationFailed(
-                f"version must be 1 or more, got {self.version}",
-                details={"field": "version", "value": self.version},
-            )
+        checked_version(self.version)
         _require_aware(self.created_at, "created_at")
         if self.last_active_at is not None:
             _require_aware(self.last_active_at, "last_active_at")

@@ -32,28 +32,43 @@ class Role(IntEnum):
 class Operation(StrEnum):
     QUERY = "query"
     CREATE_CONTRACT = "create_contract"
-    INGEST = "ingest"
-    VIEW_SHADOW = "view_shadow"
+    INGEST = "ingest"  # land a source table as a new bronze version
+    BUILD = "build"  # write a new version of a modelled table (dbt)
+    GENERATE_GATES = "generate_gates"  # (re)write the expectation suites from dbt
+    GENERATE_SAMPLE = "generate_sample"  # write the sample ERP source
+    VIEW_SHADOW = "view_shadow"  # versions, history, audit, gates of unpublished builds
+    AUTO_PUBLISH = "auto_publish"  # the end-of-run publish of a refreshed ACTIVE table
+    RUN_JANITOR = "run_janitor"  # drop versions whose rollback window has passed
     PROMOTE = "promote"
     DEPRECATE = "deprecate"
     RESTORE = "restore"
     ROLLBACK = "rollback"
+    REPAIR = "repair"  # make the warehouse agree with the catalog again (spyne doctor --repair)
     CHANGE_MODE = "change_mode"
     MANAGE_KEYS = "manage_keys"
 
 
+_ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
+_ADMINS = frozenset({Role.ADMIN})
+
 # Explicit sets, not "rank >= x": the matrix is reviewed as a table.
 MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.QUERY: frozenset(Role),
-    Operation.CREATE_CONTRACT: frozenset({Role.ENGINEER, Role.ADMIN}),
-    Operation.INGEST: frozenset({Role.ENGINEER, Role.ADMIN}),
-    Operation.VIEW_SHADOW: frozenset({Role.ENGINEER, Role.ADMIN}),
-    Operation.PROMOTE: frozenset({Role.ADMIN}),
-    Operation.DEPRECATE: frozenset({Role.ADMIN}),
-    Operation.RESTORE: frozenset({Role.ADMIN}),
-    Operation.ROLLBACK: frozenset({Role.ADMIN}),
-    Operation.CHANGE_MODE: frozenset({Role.ADMIN}),
-    Operation.MANAGE_KEYS: frozenset({Role.ADMIN}),
+    Operation.CREATE_CONTRACT: _ENGINEERS,
+    Operation.INGEST: _ENGINEERS,
+    Operation.BUILD: _ENGINEERS,
+    Operation.GENERATE_GATES: _ENGINEERS,
+    Operation.GENERATE_SAMPLE: _ENGINEERS,
+    Operation.VIEW_SHADOW: _ENGINEERS,
+    Operation.AUTO_PUBLISH: _ENGINEERS,
+    Operation.RUN_JANITOR: _ENGINEERS,
+    Operation.PROMOTE: _ADMINS,
+    Operation.DEPRECATE: _ADMINS,
+    Operation.RESTORE: _ADMINS,
+    Operation.ROLLBACK: _ADMINS,
+    Operation.REPAIR: _ADMINS,
+    Operation.CHANGE_MODE: _ADMINS,
+    Operation.MANAGE_KEYS: _ADMINS,
 }
 
 
@@ -75,4 +90,4 @@ def authorize(role: Role, operation: Operation) -> Decision:
 
 
 def require(role: Role, operation: Operation) -> None:
-    authorize(role, operation).raise_unless_allowed(PermissionDenied)
+    authorize(role, operation).raise_unless_allowed()

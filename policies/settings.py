@@ -54,6 +54,7 @@ class SpyneSettings(BaseModel):
     warehouse_path: str | None
     source_path: str | None
     catalog_url: str
+    catalog_owner_url: str | None = None  # PostgreSQL: the role that owns and migrates the catalog
     dagster_home: str
     gx_root: str
     bigquery_project: str | None = None
@@ -112,6 +113,16 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
             details={"variable": "SPYNE_CATALOG_URL"},
         )
 
+    owner = mapping.get("SPYNE_CATALOG_OWNER_URL", "").strip() or None
+    if owner is not None and not (
+        owner.startswith("postgresql") and catalog.startswith("postgresql")
+    ):
+        raise ConfigError(
+            "SPYNE_CATALOG_OWNER_URL is for a PostgreSQL catalog (the role that owns it); "
+            "leave it unset with SQLite",
+            details={"variable": "SPYNE_CATALOG_OWNER_URL"},
+        )
+
     return SpyneSettings(
         env=env,
         home=home,
@@ -119,6 +130,7 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
         warehouse_path=warehouse_path,
         source_path=mapping.get("SPYNE_SOURCE_PATH", "").strip() or str(root / "erp_source.duckdb"),
         catalog_url=catalog,
+        catalog_owner_url=owner,
         dagster_home=mapping.get("DAGSTER_HOME", "").strip() or str(root / "dagster"),
         gx_root=str(root / "gx"),
         bigquery_project=project,

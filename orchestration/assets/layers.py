@@ -38,7 +38,7 @@ from orchestration.assets.project import (
     shadow_key,
 )
 from orchestration.assets.resources import SpyneResource, as_failure
-from orchestration.catalog.store import VersionInfo
+from orchestration.catalog import VersionInfo
 from orchestration.warehouse import VersionManifest
 from policies.errors import SpyneError
 from policies.naming import Layer, TableRef
@@ -90,11 +90,14 @@ def bronze_ingest_assets() -> AssetsDefinition:
         context: AssetExecutionContext, spyne: SpyneResource
     ) -> Iterator[MaterializeResult]:
         rt = spyne.runtime()
+        actor = spyne.actor(context)
         svc = rt.service()
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             t = tables[key]
             try:
-                info, manifest = svc.ingest(t.ref, rt.source_path, t.source_table, context.run_id)
+                info, manifest = svc.ingest(
+                    actor, t.ref, rt.source_path, t.source_table, context.run_id
+                )
             except SpyneError as err:
                 raise as_failure(err) from err
             yield MaterializeResult(asset_key=key, metadata=version_metadata(info, manifest))
@@ -116,10 +119,14 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         context: AssetExecutionContext, dbt: DbtCliResource, spyne: SpyneResource
     ) -> Iterator[Any]:
         rt = spyne.runtime()
+        actor = spyne.actor(context)
         svc = rt.service()
         refs = [ref_for_key(k) for k in context.selected_asset_keys]
-        with rt.warehouse.hold():  # one warehouse connection for all the lookups, not one each
-            versions = {ref.canonical: svc.allocate_version(ref) for ref in refs}
+        try:
+            with rt.warehouse.hold():  # one warehouse connection for all the lookups, not one each
+                versions = {ref.canonical: svc.allocate_version(actor, ref) for ref in refs}
+        except SpyneError as err:
+            raise as_failure(err) from err
         # Versions travel in the environment, not --vars, so dbt's partial parse stays valid.
         os.environ[VERSIONS_ENV] = json.dumps(versions)
         try:
@@ -135,7 +142,7 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
             for ref in refs:
                 if rt.warehouse.version_exists(ref, versions[ref.canonical]):
                     info, manifest = svc.register_build(
-                        ref, versions[ref.canonical], context.run_id
+                        actor, ref, versions[ref.canonical], context.run_id
                     )
                     built[shadow_key(ref)] = version_metadata(info, manifest)
         for event in events:
@@ -182,12 +189,13 @@ def gate_checks(layer: Layer, refs: Sequence[TableRef]) -> Any:
         from orchestration.gates.table_gate import run_drift_check, run_table_gate
 
         rt = spyne.runtime()
+        actor = spyne.actor(context)
         for check_key in sorted(
             context.selected_asset_check_keys, key=lambda k: (k.asset_key.to_user_string(), k.name)
         ):
             ref = ref_for_key(check_key.asset_key)
             if check_key.name == GATE_CHECK:
-                outcome = run_table_gate(rt, ref)
+                outcome = run_table_gate(rt, ref, actor=actor)
                 failed = [r for r in outcome.result.results if not r.success]
                 yield AssetCheckResult(
                     asset_key=check_key.asset_key,
@@ -238,9 +246,10 @@ def publish_assets(layer: Layer, refs: Sequence[TableRef]) -> AssetsDefinition:
         context: AssetExecutionContext, spyne: SpyneResource
     ) -> Iterator[MaterializeResult]:
         svc = spyne.runtime().service()
+        actor = spyne.actor(context)
         for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
             ref = ref_for_key(key)
-            plan = svc.publish_automatic(ref.canonical)
+            plan = svc.publish_automatic(actor, ref.canonical)
             if plan.applied:
                 yield MaterializeResult(
                     asset_key=key,

@@ -33,6 +33,8 @@ NAMING_CONVENTION: dict[str, str] = {
 
 # Tables whose rows may only ever be inserted; the migrations enforce it in the database.
 APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "state_history", "system_modes")
+# Tables the application may also update (never delete): guarded rows change only as allowed.
+UPDATABLE_TABLES: tuple[str, ...] = ("principals", "tables", "table_versions", "intents")
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
 # PostgreSQL storage keeps its own migrations in that table, and both may share one database.
@@ -87,6 +89,7 @@ TRANSITION_VALUES = [t.value for t in Transition]
 MODE_VALUES = [m.value for m in SystemMode]
 GATE_VALUES = [g.value for g in GateStatus]
 OUTCOME_VALUES = [o.value for o in AuditOutcome]
+INTENT_STATUS_VALUES = ["pending", "done", "undone"]
 
 
 class Base(DeclarativeBase):
@@ -137,7 +140,6 @@ class TableRow(Base):
     layer: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     state: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     active_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
-    auto_publish: Mapped[bool | None] = mapped_column(sa.Boolean, nullable=True)
     row_version: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
@@ -198,6 +200,7 @@ class AuditLogRow(Base):
     __table_args__ = (
         sa.CheckConstraint(_check_in("outcome", OUTCOME_VALUES), name="outcome"),
         sa.Index("ix_audit_log_target_id", "target", "id"),
+        sa.Index("uq_audit_log_seq", "seq", unique=True),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -207,3 +210,47 @@ class AuditLogRow(Base):
     target: Mapped[str | None] = mapped_column(sa.String(400), nullable=True)
     outcome: Mapped[str] = mapped_column(sa.String(16), nullable=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    # Hash chain: seq has no gaps, each row_hash covers the row and the previous row_hash.
+    seq: Mapped[int | None] = mapped_column(sa.BigInteger, nullable=True)
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    row_hash: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    # Who started the run or command the actor acted in (a person behind a service principal).
+    launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+
+
+class IntentRow(Base):
+    """An act on the warehouse, recorded before the warehouse changes and closed with the catalog change."""
+
+    __tablename__ = "intents"
+    __table_args__ = (
+        sa.CheckConstraint(_check_in("status", INTENT_STATUS_VALUES), name="status"),
+        sa.Index("ix_intents_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    table_name: Mapped[str] = mapped_column(
+        sa.String(200), sa.ForeignKey("tables.name"), nullable=False
+    )
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    from_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    to_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    actor: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class RunGrantRow(Base):
+    """A person's identity handed to one Dagster run they launched, by a secret only the run holds."""
+
+    __tablename__ = "run_grants"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    run_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    principal_id: Mapped[int] = mapped_column(
+        sa.Integer, sa.ForeignKey("principals.id"), nullable=False
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

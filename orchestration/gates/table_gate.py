@@ -9,6 +9,7 @@ from typing import Any
 from orchestration.assets.project import node_for, tests_for
 from orchestration.gates.runner import GateResult, run_gate
 from orchestration.gates.suites import load_suite, suite_from_dbt_node
+from orchestration.lifecycle import Actor
 from orchestration.runtime import Runtime
 from policies.drift import DriftReport
 from policies.naming import TableRef
@@ -30,7 +31,9 @@ def suite_for(ref: TableRef) -> tuple[Any, str]:
     return suite_from_dbt_node(node, tests_for(node["unique_id"])), "generated from dbt"
 
 
-def run_table_gate(rt: Runtime, ref: TableRef, version: int | None = None) -> GateOutcome:
+def run_table_gate(
+    rt: Runtime, ref: TableRef, version: int | None = None, *, actor: Actor
+) -> GateOutcome:
     info = rt.service().version(ref.canonical, version)
     suite, origin = suite_for(ref)
     docs = Path(rt.settings.gx_root)
@@ -46,6 +49,8 @@ def run_table_gate(rt: Runtime, ref: TableRef, version: int | None = None) -> Ga
         info.version,
         "passed" if result.success else "failed",
         result.to_dict() | {"suite": origin},
+        actor=actor.name,
+        launched_by=actor.launched_by,
     )
     return GateOutcome(ref, info.version, result, origin)
 

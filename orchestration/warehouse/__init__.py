@@ -7,7 +7,7 @@ expression; names come from validated ``TableRef``s only.
 from orchestration.warehouse.duckdb_warehouse import (
     DuckDBWarehouse,
     VersionManifest,
-    WarehouseBusy,
+    WarehouseInventory,
     canonical_table,
     version_table,
 )
@@ -15,7 +15,7 @@ from orchestration.warehouse.duckdb_warehouse import (
 __all__ = [
     "DuckDBWarehouse",
     "VersionManifest",
-    "WarehouseBusy",
+    "WarehouseInventory",
     "canonical_table",
     "version_table",
 ]

@@ -3,12 +3,17 @@
 Every statement is built with sqlglot expressions; identifiers come from validated
 TableRefs, never from raw user strings. Connections are short-lived so the file lock
 is free for dbt (another process) between steps; a busy lock is retried.
+
+The file is created only by :meth:`DuckDBWarehouse.create` (``spyne init``): opening a
+missing file is an error that names it, never a new empty warehouse that would make every
+ACTIVE table in the catalog point at nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,15 +26,14 @@ import sqlglot
 from sqlglot import exp
 
 from policies.drift import Column
-from policies.errors import NotFound, SpyneError
-from policies.naming import TableRef, parse_version_identifier
+from policies.errors import NotFound, NotInitialized, StorageUnavailable, WarehouseBusy
+from policies.naming import Layer, TableRef, parse_version_identifier, shadow_schema
 
 LOCK_WAIT_SECONDS = 60.0
-
-
-class WarehouseBusy(SpyneError):
-    code = "warehouse_busy"
-    http_status = 503
+# One lock per warehouse file in this process: DuckDB's file lock keeps other processes out
+# of an act, this keeps other threads of the same process out (they share one database).
+_ACT_LOCKS: dict[str, threading.RLock] = {}
+_ACT_LOCKS_GUARD = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,37 @@ def _create_version(
     con.execute(_sql(exp.Create(this=version_table(ref, version), kind="TABLE", expression=select)))
 
 
+@dataclass(frozen=True)
+class WarehouseInventory:
+    versions: dict[str, list[int]]  # canonical name -> physical versions present
+    views: dict[str, int | None]  # canonical name -> version its view selects (None: unreadable)
+
+
+def _copy_comments(con: duckdb.DuckDBPyConnection, source: exp.Table, ref: TableRef) -> None:
+    """Carry a version's descriptions over to the canonical view (metadata only, O(columns))."""
+    params = [source.db, source.name]
+    table_comment = con.execute(
+        "select comment from duckdb_tables() where schema_name = ? and table_name = ?", params
+    ).fetchone()
+    columns = con.execute(
+        "select column_name, comment from duckdb_columns() "
+        "where schema_name = ? and table_name = ? and comment is not null",
+        params,
+    ).fetchall()
+    view = canonical_table(ref)
+    if table_comment and table_comment[0]:
+        con.execute(
+            _sql(
+                exp.Comment(this=view, kind="VIEW", expression=exp.Literal.string(table_comment[0]))
+            )
+        )
+    for column, comment in columns:
+        target = exp.column(column, table=ref.name, db=ref.layer.value, quoted=True)
+        con.execute(
+            _sql(exp.Comment(this=target, kind="COLUMN", expression=exp.Literal.string(comment)))
+        )
+
+
 def _version_in_view_sql(sql: str, ref: TableRef) -> int | None:
     """Which version a canonical view selects from, read from its own definition."""
     for table in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Table):
@@ -86,11 +121,39 @@ def _version_in_view_sql(sql: str, ref: TableRef) -> int | None:
 
 
 class DuckDBWarehouse:
+    dialect = "duckdb"
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._held = threading.local()
 
+    def create(self) -> bool:
+        """Create an empty warehouse file, readable by its owner only; False if it exists."""
+        if self.path.exists():
+            return False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.path)) as con:
+            con.execute("CHECKPOINT")
+        os.chmod(self.path, 0o600)
+        return True
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
     # -- connections ---------------------------------------------------------------------
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the warehouse for one act: no other process or thread can act until it ends.
+
+        Inside the block, an intent left pending by anyone else belongs to an act that is no
+        longer running (it would hold this lock), so recovery may settle it.
+        """
+        key = str(self.path.resolve())
+        with _ACT_LOCKS_GUARD:
+            lock = _ACT_LOCKS.setdefault(key, threading.RLock())
+        with lock, self.hold():
+            yield
+
     @contextmanager
     def hold(self) -> Iterator[None]:
         """Reuse one connection for every call inside the block (re-entrant, per thread).
@@ -120,20 +183,28 @@ class DuckDBWarehouse:
 
     @contextmanager
     def _open(self, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        if read_only and not self.path.exists():
-            raise NotFound(
-                f"the warehouse file {self.path} does not exist yet; run `spyne demo` or a build first",
+        if not self.path.is_file():
+            raise NotInitialized(
+                f"the warehouse file {self.path} does not exist. For a new install run "
+                "`spyne init`; if it held data, restore it from a backup (the catalog still "
+                "lists its tables)",
                 details={"path": str(self.path)},
             )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         delay = 0.05
         while True:
             try:
                 con = duckdb.connect(str(self.path), read_only=read_only)
                 break
-            except duckdb.IOException as e:  # another process holds the write lock
-                if "lock" not in str(e).lower() or time.monotonic() > deadline:
+            except duckdb.IOException as e:  # another process holds the write lock, or worse
+                text = str(e)
+                if "lock" not in text.lower():
+                    raise StorageUnavailable(
+                        f"the warehouse file {self.path} cannot be opened: "
+                        f"{text.splitlines()[0]}; restore it from a backup",
+                        details={"path": str(self.path), "error": text.splitlines()[0]},
+                    ) from e
+                if time.monotonic() > deadline:
                     raise WarehouseBusy(
                         f"the warehouse {self.path} is locked by another process; retry when "
                         "the running build finishes",
@@ -148,8 +219,6 @@ class DuckDBWarehouse:
 
     # -- versions ------------------------------------------------------------------------
     def versions(self, ref: TableRef) -> list[int]:
-        if not self.path.exists():
-            return []
         with self.connect() as con:
             rows = con.execute(
                 "select table_name from information_schema.tables where table_schema = ?",
@@ -247,10 +316,46 @@ class DuckDBWarehouse:
         with self.connect() as con:
             con.execute(_sql(exp.Drop(tables=[canonical_table(ref)], kind="VIEW", exists=True)))
 
+    def point_view(self, ref: TableRef, version: int | None) -> None:
+        """Make the canonical view show ``version``, or remove it (None: nothing is canonical).
+
+        The view gets the version's table and column descriptions, so what dbt documented
+        is what people see on the canonical name.
+        """
+        if version is None:
+            self.drop_view(ref)
+            return
+        with self.connect() as con:
+            self.swap_view(ref, version)
+            _copy_comments(con, version_table(ref, version), ref)
+
+    def inventory(self) -> WarehouseInventory:
+        """Every version table and canonical view Spyne's naming recognises (for `spyne doctor`)."""
+        versions: dict[str, list[int]] = {}
+        views: dict[str, int | None] = {}
+        layers = {layer.value: layer for layer in Layer}
+        shadows = {shadow_schema(layer): layer for layer in Layer}
+        with self.connect() as con:
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE'"
+            ).fetchall():
+                parsed = parse_version_identifier(name) if schema in shadows else None
+                if parsed:
+                    canonical = TableRef(shadows[schema], parsed[0]).canonical
+                    versions.setdefault(canonical, []).append(parsed[1])
+            for schema, name, sql in con.execute(
+                "select schema_name, view_name, sql from duckdb_views() where not internal"
+            ).fetchall():
+                if schema in layers:
+                    ref = TableRef(layers[schema], name)
+                    views[ref.canonical] = _version_in_view_sql(sql, ref)
+        return WarehouseInventory(
+            {k: sorted(v) for k, v in versions.items()}, dict(sorted(views.items()))
+        )
+
     def view_version(self, ref: TableRef) -> int | None:
         """Which version the canonical view points at, read from the view's own SQL."""
-        if not self.path.exists():
-            return None
         with self.connect() as con:
             return self._view_version(con, ref)
 

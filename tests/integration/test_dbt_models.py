@@ -13,8 +13,8 @@ import duckdb
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
-from orchestration.sample import SOURCE_TABLES, generate, source_metrics
 from orchestration.environment import DBT_PROJECT_DIR
+from orchestration.sample import SOURCE_TABLES, generate, source_metrics
 from orchestration.warehouse import DuckDBWarehouse
 from policies.naming import Layer, TableRef
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.catalog.store import Catalog
-from orchestration.services import TableService
+from orchestration.catalog import Catalog, IntentStatus
+from orchestration.lifecycle import Actor, TableService
 from orchestration.warehouse import DuckDBWarehouse
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
+from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
-from policies.publish import PublishingPolicy
+from policies.publishing import PublishingPolicy
 from policies.roles import Role
 
 REF = TableRef(Layer.GOLD, "kpis")
@@ -28,15 +31,29 @@ class Clock:
         return self.now
 
 
+@dataclass
+class Env:
+    svc: TableService
+    admin: Actor
+    runner: Actor  # the code location's service principal (engineer), as a scheduled run
+    clock: Clock
+
+    def __iter__(self) -> Iterator[object]:
+        return iter((self.svc, self.admin, self.clock))
+
+
 @pytest.fixture
-def env(tmp_path: Path):  # type: ignore[no-untyped-def]
+def env(tmp_path: Path) -> Iterator[Env]:
     catalog = Catalog(f"sqlite:///{tmp_path}/catalog.db")
     catalog.upgrade()
     warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
+    warehouse.create()
     clock = Clock()
     svc = TableService(catalog, warehouse, PublishingPolicy(retention_hours=24), clock=clock)
     admin, _ = catalog.create_principal("ada", Role.ADMIN, created_by="test")
-    yield svc, admin, clock
+    service, _ = catalog.create_principal("dagster", Role.ENGINEER, created_by="ada")
+    catalog.set_mode(SystemMode.INGESTION_READY, "ada")
+    yield Env(svc, Actor(admin), Actor(service, "schedule:daily"), clock)
     catalog.dispose()
 
 
@@ -48,13 +65,14 @@ def build(
     drop_column: bool = False,
     gate: str = "passed",
 ) -> int:
-    version = svc.allocate_version(REF)
+    runner = Actor(next(p for p in svc.catalog.list_principals() if p.name == "dagster"))
+    version = svc.allocate_version(runner, REF)
     cols = "range as id, range * 2 as amount" + (", 'x' as note" if extra_column else "")
     if drop_column:
         cols = "range as id"
     svc.warehouse.create_version(REF, version, f"select {cols} from range({rows})")
-    svc.register_build(REF, version, None)
-    svc.catalog.record_gate(REF.canonical, version, gate, {"test": True})
+    svc.register_build(runner, REF, version, None)
+    svc.catalog.record_gate(REF.canonical, version, gate, {"test": True}, actor=runner.name)
     return version
 
 
@@ -85,10 +103,10 @@ def test_breaking_drift_blocks_publishing_and_additive_drift_does_not(env) -> No
         svc.promote(admin, REF.canonical)
     assert refused.value.code == "breaking_drift"
     assert svc.warehouse.view_version(REF) == 1
-    auto = svc.publish_automatic(REF.canonical)
+    auto = svc.publish_automatic(env.runner, REF.canonical)
     assert not auto.applied and auto.drift.breaking
     v3 = build(svc, 10, extra_column=True)
-    plan = svc.publish_automatic(REF.canonical)
+    plan = svc.publish_automatic(env.runner, REF.canonical)
     assert plan.applied and plan.to_version == v3 and plan.drift.severity.name == "ADDITIVE"
     assert svc.warehouse.view_version(REF) == v3
 
@@ -98,7 +116,7 @@ def test_failed_gate_is_never_published(env) -> None:  # type: ignore[no-untyped
     build(svc, 10)
     svc.promote(admin, REF.canonical)
     build(svc, 10, gate="failed")
-    assert not svc.publish_automatic(REF.canonical).applied
+    assert not svc.publish_automatic(env.runner, REF.canonical).applied
     with pytest.raises(SpyneError) as refused:
         svc.promote(admin, REF.canonical)
     assert refused.value.code == "gate_failed"
@@ -108,7 +126,7 @@ def test_failed_gate_is_never_published(env) -> None:  # type: ignore[no-untyped
 def test_first_promotion_waits_for_an_admin(env) -> None:  # type: ignore[no-untyped-def]
     svc, _, _ = env
     build(svc, 10)
-    plan = svc.publish_automatic(REF.canonical)
+    plan = svc.publish_automatic(env.runner, REF.canonical)
     assert not plan.applied and plan.decision.verdict.name == "REQUIRE_APPROVAL"
     assert "explicit admin action" in plan.decision.message
 
@@ -125,12 +143,12 @@ def test_janitor_drops_only_expired_non_active_non_newest_versions(env) -> None:
     clock.now += timedelta(hours=1)
     v4 = build(svc, 8)
     svc.promote(admin, REF.canonical)
-    assert svc.janitor() == {}, "everything is inside the 24 h window"
+    assert svc.janitor(env.runner) == {}, "everything is inside the 24 h window"
 
     clock.now += timedelta(hours=30)
-    assert svc.janitor(dry_run=True) == {REF.canonical: [v1, v2, v3]}
+    assert svc.janitor(env.runner, dry_run=True) == {REF.canonical: [v1, v2, v3]}
     assert svc.warehouse.versions(REF) == [v1, v2, v3, v4], "a dry run drops nothing"
-    assert svc.janitor() == {REF.canonical: [v1, v2, v3]}
+    assert svc.janitor(env.runner) == {REF.canonical: [v1, v2, v3]}
     assert svc.warehouse.versions(REF) == [v4]
     assert svc.warehouse.view_version(REF) == v4
     assert [v.version for v in svc.catalog.list_versions(REF.canonical)] == [v4]
@@ -162,13 +180,163 @@ def test_promotion_failure_in_the_warehouse_changes_nothing(
     svc.promote(admin, REF.canonical)
     build(svc, 6)
 
-    def broken_swap(ref: TableRef, version: int, *, first: bool = True) -> None:
+    def broken_view(ref: TableRef, version: int | None) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(svc.warehouse, "swap_view", broken_swap)
+    monkeypatch.setattr(svc.warehouse, "point_view", broken_view)
     with pytest.raises(RuntimeError):
         svc.promote(admin, REF.canonical)
     monkeypatch.undo()
     table = svc.catalog.get_table(REF.canonical)
     assert table.active_version == 1 and svc.warehouse.view_version(REF) == 1
     assert [h.to_version for h in svc.catalog.history(REF.canonical)] == [1]
+
+
+def test_a_run_acts_as_its_principal_and_the_audit_names_who_launched_it(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    plan = svc.publish_automatic(env.runner, REF.canonical)
+    assert plan.applied
+    (entry,) = svc.catalog.list_audit(action="auto_publish", target=REF.canonical)
+    assert (entry.actor, entry.launched_by) == ("dagster", "schedule:daily")
+
+
+def test_read_only_mode_refuses_every_write_but_the_way_back(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 7)
+    svc.catalog.set_mode(SystemMode.READ_ONLY, "ada")
+    with pytest.raises(SpyneError) as refused:
+        svc.allocate_version(env.runner, REF)
+    assert refused.value.code == "mode_refused"
+    skipped = svc.publish_automatic(env.runner, REF.canonical)
+    assert not skipped.applied and "system_mode" in [r.rule for r in skipped.decision.reasons]
+    with pytest.raises(SpyneError) as refused:
+        svc.promote(env.admin, REF.canonical)
+    assert refused.value.code == "mode_refused"
+    with pytest.raises(SpyneError) as refused:
+        svc.janitor(env.runner)
+    assert refused.value.code == "mode_refused"
+    assert svc.rollback(env.admin, REF.canonical).to_version == 1, "undo stays open"
+    assert svc.warehouse.view_version(REF) == 1
+
+
+def test_roles_are_checked_on_builds_and_publishing(env: Env) -> None:
+    svc = env.svc
+    viewer, _ = svc.catalog.create_principal("vic", Role.VIEWER, created_by="ada")
+    with pytest.raises(SpyneError) as refused:
+        svc.allocate_version(Actor(viewer), REF)
+    assert refused.value.code == "permission_denied"
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    plan = svc.publish_automatic(Actor(viewer), REF.canonical)
+    assert not plan.applied and plan.decision.reasons[0].rule == "roles"
+    refusals = [e for e in svc.catalog.list_audit() if e.outcome.value == "refused"]
+    assert {e.actor for e in refusals} == {"vic"}
+
+
+def test_rollback_refuses_when_someone_published_in_between(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    seen = svc.catalog.get_table(REF.canonical).active_version  # what the person saw: v1
+    build(svc, 6)
+    assert svc.publish_automatic(env.runner, REF.canonical).applied  # a run publishes v2
+    with pytest.raises(SpyneError) as refused:
+        svc.rollback(env.admin, REF.canonical, 1, expect_active=seen)
+    assert refused.value.code == "concurrent_change"
+    assert refused.value.details["active_version"] == 2
+    assert svc.warehouse.view_version(REF) == 2
+    assert svc.rollback(env.admin, REF.canonical, 1, expect_active=2).to_version == 1
+
+
+def _crash_after_the_view_moved(svc: TableService, actor: Actor, to: int) -> None:
+    """What a kill -9 between the view swap and the catalog commit leaves behind."""
+    with svc.catalog.transition(REF.canonical) as tx:
+        tx.open_intent("promote", tx.table.visible_version, to, actor.name)
+    svc.warehouse.point_view(REF, to)
+
+
+def test_an_interrupted_promotion_is_undone_by_the_next_command(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    _crash_after_the_view_moved(svc, env.admin, 2)
+    assert svc.warehouse.view_version(REF) == 2 and svc.catalog.get_table(REF).active_version == 1
+    findings = svc.examine(env.admin)
+    assert {f.kind for f in findings} == {"interrupted_act", "view_mismatch"}
+
+    (settled,) = svc.settle("ada")
+    assert settled.status == IntentStatus.UNDONE
+    assert svc.warehouse.view_version(REF) == 1
+    assert svc.catalog.pending_intents() == []
+    assert svc.examine(env.admin) == []
+    (entry,) = svc.catalog.list_audit(action="recover")
+    assert entry.details["interrupted_action"] == "promote" and entry.details["status"] == "undone"
+    assert svc.catalog.verify_audit().ok
+
+
+def test_a_new_act_settles_what_an_interrupted_one_left(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    build(svc, 7)
+    _crash_after_the_view_moved(svc, env.admin, 2)
+    plan = svc.promote(env.admin, REF.canonical, 3)
+    assert (plan.from_version, plan.to_version) == (1, 3)
+    assert svc.warehouse.view_version(REF) == 3
+    assert [i.status for i in svc.catalog.pending_intents()] == []
+
+
+def test_an_interrupted_janitor_drop_is_finished(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    svc.promote(env.admin, REF.canonical)
+    with svc.catalog.transition(REF.canonical) as tx:
+        tx.open_intent("drop_version", 1, None, "dagster")
+    svc.warehouse.drop_version(REF, 1)  # killed before the catalog noted it
+    (settled,) = svc.settle()
+    assert settled.status == IntentStatus.DONE
+    assert svc.catalog.get_version(REF.canonical, 1).dropped
+
+
+def test_doctor_repairs_a_view_moved_by_hand(env: Env) -> None:
+    svc = env.svc
+    build(svc, 5)
+    svc.promote(env.admin, REF.canonical)
+    build(svc, 6)
+    svc.warehouse.point_view(REF, 2)  # someone swapped the view outside Spyne
+    (finding,) = svc.examine(env.admin)
+    assert (finding.kind, finding.expected, finding.found) == ("view_mismatch", 1, 2)
+    with pytest.raises(SpyneError) as refused:
+        svc.repair(env.runner)
+    assert refused.value.code == "permission_denied"
+    (fixed,) = svc.repair(env.admin)
+    assert fixed.repaired and svc.warehouse.view_version(REF) == 1
+    assert svc.catalog.list_audit(action="repair")[0].actor == "ada"
+
+
+def test_canonical_view_carries_the_version_descriptions(env: Env) -> None:
+    svc = env.svc
+    version = build(svc, 3)
+    with svc.warehouse.connect() as con:
+        con.execute("comment on table gold__shadow.kpis__v1 is 'Daily KPIs'")
+        con.execute("comment on column gold__shadow.kpis__v1.amount is 'Amount in EUR'")
+    svc.promote(env.admin, REF.canonical, version)
+    assert svc.warehouse.query(
+        "select comment from duckdb_views() where schema_name = 'gold' and view_name = 'kpis'"
+    ) == [("Daily KPIs",)]
+    assert ("amount", "Amount in EUR") in svc.warehouse.query(
+        "select column_name, comment from duckdb_columns() "
+        "where schema_name = 'gold' and table_name = 'kpis'"
+    )

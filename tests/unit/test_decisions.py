@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policies.decisions import Decision, Reason, Verdict, combine_all
+from policies.decisions import Decision, Reason, Verdict, combine_all, refusal
 from policies.errors import GateFailed
 
 
@@ -29,13 +29,38 @@ def test_empty_combination_allows() -> None:
 def test_raise_unless_allowed_carries_the_first_reason() -> None:
     decision = Decision.block("gates", "gates failed for gold.x v2", suite="orders")
     with pytest.raises(GateFailed) as exc:
-        decision.raise_unless_allowed(GateFailed)
+        decision.raise_unless_allowed()
     assert exc.value.to_dict() == {
         "code": "gate_failed",
         "message": "gates failed for gold.x v2",
-        "details": {"verdict": "BLOCK", "rule": "gates", "suite": "orders"},
+        "details": {
+            "rule": "gates",
+            "verdict": "BLOCK",
+            "suite": "orders",
+            "reasons": [{"rule": "gates", "message": "gates failed for gold.x v2"}],
+        },
     }
-    Decision.allow().raise_unless_allowed(GateFailed)
+    Decision.allow().raise_unless_allowed()
+
+
+@pytest.mark.parametrize(
+    ("rule", "code"),
+    [
+        ("identity", "authentication_required"),
+        ("roles", "permission_denied"),
+        ("system_mode", "mode_refused"),
+        ("lifecycle", "invalid_transition"),
+        ("gates", "gate_failed"),
+        ("drift", "breaking_drift"),
+        ("approval", "approval_required"),
+        ("concurrent", "concurrent_change"),
+        ("a_rule_without_its_own_error", "invalid_transition"),
+    ],
+)
+def test_every_rule_has_its_typed_refusal(rule: str, code: str) -> None:
+    assert refusal(Decision.block(rule, "no")).code == code
+    with pytest.raises(ValueError):
+        refusal(Decision.allow())
 
 
 decisions = st.builds(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -9,17 +10,18 @@ from fixture_cases import load, params
 from policies.decisions import Decision, Verdict
 from policies.errors import SpyneError, ValidationFailed
 from policies.lifecycle import TableState, Transition, decide_transition
-from policies.publish import (
+from policies.publish import GateStatus
+from policies.roles import Operation, Role, authorize
+from policies.table_actions import (
     ROLLBACK_RULES,
-    GateStatus,
+    PastVersion,
     RollbackFacts,
     TableActionFacts,
     decide_deprecate,
     decide_restore,
     decide_rollback,
-    raise_unless_allowed,
+    previous_active_version,
 )
-from policies.roles import Operation, Role, authorize
 
 FIXTURE = "rollback.yaml"
 
@@ -45,7 +47,7 @@ def check(decision: Decision, case: dict[str, Any]) -> None:
     if decision.allowed:
         return
     with pytest.raises(SpyneError) as exc:
-        raise_unless_allowed(decision)
+        decision.raise_unless_allowed()
     if "error" in case:
         assert exc.value.code == case["error"]
 
@@ -123,3 +125,21 @@ def test_only_admins_ever_roll_back() -> None:
             assert role == Role.ADMIN
             assert state == TableState.ACTIVE
             assert retained and gate == GateStatus.PASSED
+
+
+def _past(raw: dict[str, Any]) -> PastVersion:
+    at = raw.get("last_active_at")
+    return PastVersion(raw["version"], None if at is None else datetime.fromisoformat(at))
+
+
+@pytest.mark.parametrize("case", params(FIXTURE, "previous_active"))
+def test_previous_active_version(case: dict[str, Any]) -> None:
+    retained = [_past(v) for v in case["retained"]]
+    if "error" in case:
+        with pytest.raises(SpyneError) as exc:
+            previous_active_version("gold.x", case["active_version"], retained)
+        assert exc.value.code == case["error"]
+        assert "--to-version" in exc.value.message
+    else:
+        chosen = previous_active_version("gold.x", case["active_version"], retained)
+        assert chosen == case["expected"]

@@ -13,8 +13,8 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
+from orchestration.catalog.engine import database_url
 from orchestration.catalog.models import VERSION_TABLE, Base
-from orchestration.catalog.store import database_url
 
 config = context.config
 target_metadata = Base.metadata

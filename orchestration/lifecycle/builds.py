@@ -1,0 +1,68 @@
+"""Builds: a new immutable version of a table, numbered by the catalog, recorded with its manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestration.catalog import Catalog, VersionInfo
+from orchestration.lifecycle.access import Access
+from orchestration.lifecycle.actor import Actor
+from orchestration.warehouse import DuckDBWarehouse, VersionManifest
+from policies.naming import Layer, TableRef
+from policies.roles import Operation
+
+
+def build_operation(ref: TableRef) -> Operation:
+    """Landing a source is ingestion; every other layer is built by dbt."""
+    return Operation.INGEST if ref.layer == Layer.BRONZE else Operation.BUILD
+
+
+class Builds:
+    def __init__(self, catalog: Catalog, warehouse: DuckDBWarehouse, access: Access) -> None:
+        self._catalog = catalog
+        self._warehouse = warehouse
+        self._access = access
+
+    def allocate_version(self, actor: Actor, ref: TableRef) -> int:
+        """The number of the next version: the catalog's, past any unregistered leftover."""
+        self._access.require(actor, build_operation(ref), ref.canonical)
+        self._catalog.ensure_table(ref)
+        existing = self._warehouse.versions(ref)
+        return max(self._catalog.next_version(ref), (max(existing) + 1) if existing else 1)
+
+    def register_build(
+        self, actor: Actor, ref: TableRef, version: int, run_id: str | None
+    ) -> tuple[VersionInfo, VersionManifest]:
+        manifest = self._warehouse.manifest(ref, version)
+        self._catalog.ensure_table(ref)
+        info = self._catalog.register_version(
+            ref.canonical,
+            version,
+            f"{ref.shadow_schema}.{ref.version_identifier(version)}",
+            manifest.row_count,
+            manifest.schema_dicts(),
+            manifest.content_hash,
+            run_id,
+        )
+        self._catalog.audit(
+            actor.name,
+            "build",
+            ref.canonical,
+            "recorded",
+            {
+                "version": version,
+                "rows": manifest.row_count,
+                "content_hash": manifest.content_hash,
+                "run_id": run_id,
+            },
+            actor.launched_by,
+        )
+        return info, manifest
+
+    def ingest(
+        self, actor: Actor, ref: TableRef, source_path: Path, source_table: str, run_id: str | None
+    ) -> tuple[VersionInfo, VersionManifest]:
+        """Land a source table as a new bronze version (engineer, INGESTION_READY)."""
+        version = self.allocate_version(actor, ref)
+        self._warehouse.copy_from_source(source_path, source_table, ref, version)
+        return self.register_build(actor, ref, version, run_id)
