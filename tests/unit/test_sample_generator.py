@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import fcntl
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -7,25 +9,13 @@ import duckdb
 import pytest
 
 from orchestration.sample import SOURCE_TABLES, generate, source_metrics
-from orchestration.sample import generator as generator_module
+from orchestration.sample import writer as writer_module
+from orchestration.sample.generator import build_tables
+from orchestration.sample.timeline import ANCHOR_DATE, WINDOW_START
+from policies.errors import ApprovalRequired, ValidationFailed
+from tests.sample_content import fingerprint
 
 LINES = 3000
-
-
-def _fingerprints(path: Path) -> dict[str, tuple[int, int]]:
-    """Row count and an order-independent content hash per table."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        result = {}
-        for table in SOURCE_TABLES:
-            row = con.execute(
-                f"select count(*), sum(hash(t)::hugeint) from main.{table} as t"
-            ).fetchone()
-            assert row is not None
-            result[table] = (int(row[0]), int(row[1]))
-        return result
-    finally:
-        con.close()
 
 
 def _query(path: Path, sql: str) -> list[tuple]:
@@ -58,12 +48,12 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_same_seed_gives_identical_content(tmp_path: Path, sample: Path) -> None:
     again = generate(tmp_path / "again.duckdb", lines=LINES, seed=42)
-    assert _fingerprints(again.path) == _fingerprints(sample)
+    assert fingerprint(again.path) == fingerprint(sample)
 
 
 def test_different_seed_gives_different_content(tmp_path: Path, sample: Path) -> None:
     other = generate(tmp_path / "other.duckdb", lines=LINES, seed=7)
-    mine, theirs = _fingerprints(sample), _fingerprints(other.path)
+    mine, theirs = fingerprint(sample), fingerprint(other.path)
     assert all(mine[table] != theirs[table] for table in SOURCE_TABLES)
 
 
@@ -73,7 +63,7 @@ def test_summary_reports_what_was_written(tmp_path: Path) -> None:
     assert summary.seed == 3
     assert summary.lines == 600
     assert set(summary.row_counts) == set(SOURCE_TABLES)
-    assert {t: n for t, (n, _) in _fingerprints(summary.path).items()} == summary.row_counts
+    assert {t: f.rows for t, f in fingerprint(summary.path).items()} == summary.row_counts
 
 
 def test_row_counts_scale_with_lines(tmp_path: Path) -> None:
@@ -161,11 +151,11 @@ def test_dates_end_at_the_anchor(sample: Path) -> None:
     last_order, first_order = _query(
         sample, "select max(date_order)::date, min(date_order)::date from main.sale_order"
     )[0]
-    assert last_order <= generator_module.ANCHOR_DATE
-    assert first_order >= generator_module.WINDOW_START
+    assert last_order <= ANCHOR_DATE
+    assert first_order >= WINDOW_START
     for table in SOURCE_TABLES:
         latest_write = _scalar(sample, f"select max(write_date)::date from main.{table}")
-        assert latest_write <= generator_module.ANCHOR_DATE
+        assert latest_write <= ANCHOR_DATE
 
 
 def test_order_totals_equal_the_sum_of_their_latest_lines(sample: Path) -> None:
@@ -262,29 +252,84 @@ def test_names_are_unique_per_id_and_odoo_shaped(tmp_path: Path) -> None:
     )
 
 
-def test_generate_replaces_the_file_atomically(
+def test_generate_refuses_to_overwrite_an_existing_source(tmp_path: Path) -> None:
+    target = tmp_path / "erp.duckdb"
+    generate(target, lines=300, seed=1)
+    before = fingerprint(target)
+    with pytest.raises(ApprovalRequired) as refused:
+        generate(target, lines=60, seed=2)
+    assert str(target) in refused.value.message
+    assert "--force" in refused.value.message
+    assert refused.value.details["path"] == str(target)
+    assert fingerprint(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["erp.duckdb"]
+
+
+def test_overwrite_replaces_an_existing_source(tmp_path: Path) -> None:
+    target = tmp_path / "erp.duckdb"
+    generate(target, lines=300, seed=1)
+    summary = generate(target, lines=60, seed=2, overwrite=True)
+    assert fingerprint(target) == fingerprint(generate(tmp_path / "ref.duckdb", 60, 2).path)
+    assert summary.row_counts["sale_order_line"] < 300
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["erp.duckdb", "ref.duckdb"]
+
+
+def test_a_source_that_appears_during_the_write_is_not_replaced(tmp_path: Path) -> None:
+    """The final step links instead of renaming, so it cannot replace a file created meanwhile."""
+    target = tmp_path / "erp.duckdb"
+    generate(target, lines=300, seed=1)
+    before = fingerprint(target)
+    with pytest.raises(ApprovalRequired, match="--force"):
+        writer_module.write_source(target, build_tables(60, 2), overwrite=False)
+    assert fingerprint(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["erp.duckdb"]
+
+
+def test_a_failed_write_leaves_the_previous_source(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / "erp.duckdb"
     generate(target, lines=300, seed=1)
-    before = _fingerprints(target)
+    before = fingerprint(target)
 
-    def broken_write(path: Path, tables: dict) -> None:
+    def broken_write(path: Path, tables: object) -> None:
         con = duckdb.connect(str(path))
         con.execute("create table main.res_partner as select 1 as id")
         con.close()
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(generator_module, "_write", broken_write)
+    monkeypatch.setattr(writer_module, "_write_tables", broken_write)
     with pytest.raises(RuntimeError, match="disk full"):
-        generate(target, lines=300, seed=2)
-    assert _fingerprints(target) == before
+        generate(target, lines=300, seed=2, overwrite=True)
+    assert fingerprint(target) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["erp.duckdb"]
 
 
+def test_abandoned_staging_is_swept_and_a_live_one_is_kept(tmp_path: Path) -> None:
+    target = tmp_path / "erp.duckdb"
+    abandoned = tmp_path / ".erp.duckdb.dead1234.tmp"
+    abandoned.mkdir()
+    (abandoned / "erp.duckdb").write_bytes(b"half a database")
+    live = tmp_path / ".erp.duckdb.live5678.tmp"
+    live.mkdir()
+    unrelated = tmp_path / ".other.duckdb.dead0000.tmp"
+    unrelated.mkdir()
+    fd = os.open(live, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a writer in another process holds it
+        generate(target, lines=60, seed=1)
+    finally:
+        os.close(fd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["erp.duckdb", live.name, unrelated.name]
+    )
+    assert writer_module.sweep_abandoned(target) == [live]
+
+
 def test_generate_rejects_an_empty_sample(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="lines"):
+    with pytest.raises(ValidationFailed, match="at least 1 order line"):
         generate(tmp_path / "erp.duckdb", lines=0)
+    assert not (tmp_path / "erp.duckdb").exists()
 
 
 def test_source_metrics_types_and_values(sample: Path) -> None:
