@@ -96,7 +96,7 @@ def run_demo(
     rt.service().settle(admin.name)
     progress(f"generating the sample ERP source ({lines} order lines, seed {seed})")
     rt.service().require(admin, Operation.GENERATE_SAMPLE, "sample_source")
-    generate(rt.source_path, lines=lines, seed=seed)
+    generate(rt.source_path, lines=lines, seed=seed, overwrite=True)  # the tour regenerates it
     if rt.catalog.current_mode().mode != SystemMode.INGESTION_READY:
         rt.service().set_mode(
             admin, SystemMode.INGESTION_READY, "demo: land the local sample source"

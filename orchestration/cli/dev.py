@@ -92,20 +92,12 @@ def sample_generate(
 ) -> None:
     """Write the deterministic Odoo-shaped sample ERP database (an external, READ_ONLY source)."""
     from orchestration.sample.generator import generate
-    from policies.errors import ValidationFailed
     from policies.roles import Operation
 
     with refusals():
         rt = runtime()
         rt.service().require(actor(rt), Operation.GENERATE_SAMPLE, "sample_source")
-        target = path or rt.source_path
-        if target.exists() and not force:
-            raise ValidationFailed(
-                f"the source {target} exists and Spyne ingests it; replacing it is data loss for "
-                "the next build. Pass --force (as an engineer) to replace it",
-                details={"path": str(target)},
-            )
-        summary = generate(target, lines=rows, seed=seed)
+        summary = generate(path or rt.source_path, lines=rows, seed=seed, overwrite=force)
     out.print(
         table(
             f"sample source {summary.path}",
