@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from policies.errors import StorageUnavailable
 from policies.settings import SpyneSettings, settings_from_mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +26,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> SpyneSettings:
 
 
 def ensure_home(s: SpyneSettings) -> Path:
+    """SPYNE_HOME and Dagster's home inside it, readable by their owner only."""
     home = Path(s.home)
-    home.mkdir(parents=True, exist_ok=True)
-    Path(s.dagster_home).mkdir(parents=True, exist_ok=True)
+    try:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(s.dagster_home).mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"cannot create {exc.filename or home}: {exc.strerror}; set SPYNE_HOME to a folder "
+            "this user can write",
+            details={"path": str(exc.filename or home), "error": exc.strerror},
+        ) from None
     return home

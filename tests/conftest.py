@@ -15,6 +15,8 @@ SPYNE_VARS = (
     "SPYNE_WAREHOUSE_PATH",
     "SPYNE_SOURCE_PATH",
     "SPYNE_API_KEY",
+    "SPYNE_SERVICE_KEY",
+    "SPYNE_CATALOG_OWNER_URL",
     "SPYNE_DAGSTER_PG_URL",
 )
 
@@ -30,6 +32,15 @@ def spyne_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     monkeypatch.setenv("SPYNE_WAREHOUSE_PATH", str(home / "warehouse.duckdb"))
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))
     yield home
+
+
+@pytest.fixture
+def installed_home(spyne_home: Path) -> Path:
+    """A brand-new local install, created the way `spyne init` does."""
+    from orchestration.install import init
+
+    init()
+    return spyne_home
 
 
 @pytest.fixture(scope="session", autouse=True)

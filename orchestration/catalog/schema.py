@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from orchestration.catalog import guards
 from orchestration.catalog.engine import PG_LOCK_MIGRATIONS, Database
 from orchestration.catalog.models import VERSION_TABLE
-from policies.errors import ConfigError, IntegrityViolation, NotInitialized
+from policies.errors import ConfigError, IntegrityViolation, NotInitialized, StorageUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration; tests/integration/test_catalog.py checks it against Alembic's head.
@@ -36,9 +36,16 @@ def alembic_config() -> object:
 
 def create_private_file(path: Path) -> None:
     """Create an empty file readable by its owner only (SQLite then keeps its WAL files alike)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise StorageUnavailable(
+            f"cannot create the catalog file {path}: {exc.strerror}; choose a folder this user "
+            "can write (SPYNE_HOME or SPYNE_CATALOG_URL)",
+            details={"path": str(path), "error": exc.strerror},
+        ) from None
 
 
 def upgrade(db: Database, app_role: str | None = None) -> list[str]:

@@ -6,15 +6,18 @@ import itertools
 import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from dagster import DagsterInstance
 from sqlglot import exp
 
+from orchestration.lifecycle import Actor
 from orchestration.warehouse import canonical_table, version_table
 from policies.errors import ModeRefused, SpyneError
 from policies.lifecycle import TableState
+from policies.modes import SystemMode
 from policies.naming import parse_table_ref
 from policies.roles import Role
 
@@ -64,16 +67,26 @@ def test_demo_builds_every_layer_and_gold_reconciles(spyne_home: Path) -> None:
     assert any(a[1] == "gate_decision" for a in actions)
 
 
-def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None:
+def _service_principal(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code location's service principal: what scheduled and UI runs act as."""
+    if not any(p.name == "dagster" for p in rt.catalog.list_principals()):
+        _, key = rt.catalog.create_principal("dagster", Role.ENGINEER, created_by="test")
+        monkeypatch.setenv("SPYNE_SERVICE_KEY", key)
+
+
+def test_lifecycle_gate_publish_rollback_and_isolation(
+    spyne_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from orchestration.definitions import defs
     from orchestration.demo import run_demo
-    from orchestration.identity import current_principal, local_admin_key_file
+    from orchestration.identity import current_actor, local_admin_key_file
     from orchestration.runtime import runtime
 
     instance = DagsterInstance.ephemeral()
     assert run_demo(lines=600, seed=3, instance=instance).ok
     rt = runtime()
-    admin = current_principal(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
+    admin = current_actor(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
+    _service_principal(rt, monkeypatch)
     table = "bronze.res_partner"
     v1 = rt.catalog.get_table(table).active_version
     assert v1 == 1
@@ -86,7 +99,7 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
         con.execute("insert into res_partner (id, name) values (null, 'broken partner')")
     result = bronze_job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
-    v2 = rt.service().newest_version(table)
+    v2 = rt.service().version(table)
     assert v2.version == 2 and v2.gate_status == "failed"
     assert rt.catalog.get_table(table).active_version == 1
     assert rt.warehouse.view_version(parse_table_ref(table)) == 1
@@ -132,7 +145,7 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     # 5. a non-admin cannot promote, and the refusal is audited
     engineer, _ = rt.catalog.create_principal("erin", Role.ENGINEER, created_by=admin.name)
     with pytest.raises(SpyneError) as denied:
-        rt.service().promote(engineer, table, 3)
+        rt.service().promote(Actor(engineer), table, 3)
     assert (
         denied.value.code == "permission_denied"
         and denied.value.details["required_role"] == "admin"
@@ -142,10 +155,12 @@ def test_lifecycle_gate_publish_rollback_and_isolation(spyne_home: Path) -> None
     )
 
 
-def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: Path) -> None:
+def test_concurrent_promotions_leave_one_consistent_active_version(
+    spyne_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from orchestration.definitions import defs
     from orchestration.demo import run_demo
-    from orchestration.identity import current_principal, local_admin_key_file
+    from orchestration.identity import current_actor, local_admin_key_file
     from orchestration.runtime import runtime
 
     table = "gold.daily_sales"
@@ -157,8 +172,10 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     instance = DagsterInstance.ephemeral()
     assert run_demo(lines=300, seed=5, instance=instance).ok
     rt = runtime()
-    admin1 = current_principal(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
-    admin2, _ = rt.catalog.create_principal("second-admin", Role.ADMIN, created_by=admin1.name)
+    admin1 = current_actor(rt.catalog, local_admin_key_file(spyne_home).read_text().strip())
+    second, _ = rt.catalog.create_principal("second-admin", Role.ADMIN, created_by=admin1.name)
+    admin2 = Actor(second)
+    _service_principal(rt, monkeypatch)
     ref = parse_table_ref(table)
 
     job = defs.resolve_job_def("gold_layer")
@@ -212,29 +229,51 @@ def test_concurrent_promotions_leave_one_consistent_active_version(spyne_home: P
     )
 
 
-def test_read_only_mode_blocks_ingestion(spyne_home: Path) -> None:
+def _step_failure(result: Any) -> str:
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    error = failure.event_specific_data.error
+    return str(error.message if error else failure)
+
+
+def test_a_run_without_identity_refuses_at_its_first_step(installed_home: Path) -> None:
     from orchestration.definitions import defs
     from orchestration.runtime import runtime
     from orchestration.sample.generator import generate
 
     rt = runtime()
     generate(rt.source_path, lines=100, seed=1)
+    rt.catalog.set_mode(SystemMode.INGESTION_READY, "test")
+    result = defs.resolve_job_def("bronze_layer").execute_in_process(
+        instance=DagsterInstance.ephemeral(), raise_on_error=False
+    )
+    assert not result.success
+    message = _step_failure(result)
+    assert "authentication_required" in message and "SPYNE_SERVICE_KEY" in message
+    assert rt.catalog.list_tables() == [], "nothing was ingested"
+
+
+def test_read_only_mode_blocks_ingestion(
+    installed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.definitions import defs
+    from orchestration.runtime import runtime
+    from orchestration.sample.generator import generate
+
+    rt = runtime()
+    _service_principal(rt, monkeypatch)
+    generate(rt.source_path, lines=100, seed=1)
     assert rt.catalog.current_mode().mode == "READ_ONLY"
     result = defs.resolve_job_def("bronze_layer").execute_in_process(
         instance=DagsterInstance.ephemeral(), raise_on_error=False
     )
     assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "mode_refused" in str(
-        failure.event_specific_data.error.message if failure.event_specific_data.error else failure
-    )
-    assert rt.catalog.list_tables() == [] or all(
-        not rt.catalog.list_versions(t.name) for t in rt.catalog.list_tables()
-    )
-    assert any(
-        e.action == "ingest" and e.outcome == "refused" for e in rt.catalog.list_audit(limit=20)
-    )
+    assert "mode_refused" in _step_failure(result)
+    assert all(not rt.catalog.list_versions(t.name) for t in rt.catalog.list_tables())
+    refusals = [e for e in rt.catalog.list_audit(limit=20) if e.outcome == "refused"]
+    assert refusals and refusals[0].action == "ingest"
+    assert (refusals[0].actor, refusals[0].launched_by) == ("dagster", "dagster")
+    engineer = Actor(next(p for p in rt.catalog.list_principals() if p.name == "dagster"))
     with pytest.raises(ModeRefused):
         rt.service().ingest(
-            parse_table_ref("bronze.res_partner"), rt.source_path, "res_partner", None
+            engineer, parse_table_ref("bronze.res_partner"), rt.source_path, "res_partner", None
         )

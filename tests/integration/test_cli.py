@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestration.cli import app
+from policies.roles import Role
 
 runner = CliRunner()
 
@@ -32,6 +33,19 @@ def test_help_works(args: list[str]) -> None:
 
 
 def test_identity_roles_and_modes(spyne_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # nothing is installed yet: every command says so, and creates nothing
+    result = runner.invoke(app, ["mode", "show"])
+    assert (
+        result.exit_code == 1
+        and "not_initialized" in result.output
+        and "spyne init" in result.output
+    )
+    assert not (spyne_home / "catalog.db").exists()
+    result = runner.invoke(app, ["init"])
+    assert result.exit_code == 0, result.output
+    assert (spyne_home / "catalog.db").stat().st_mode & 0o777 == 0o600
+    assert (spyne_home / "warehouse.duckdb").stat().st_mode & 0o777 == 0o600
+
     # no key at all
     result = runner.invoke(app, ["mode", "show"])
     assert result.exit_code == 1
@@ -98,12 +112,27 @@ def test_dbt_docs_generate_works(spyne_home: Path) -> None:
     assert "docs serve" in result.output
 
 
-def test_sample_generate_writes_the_source(tmp_path: Path) -> None:
+def test_sample_generate_writes_the_source(
+    installed_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orchestration.runtime import runtime
+
+    catalog = runtime().catalog
+    _, engineer = catalog.create_principal("eng", Role.ENGINEER, created_by="test")
+    _, analyst = catalog.create_principal("ana", Role.ANALYST, created_by="test")
     target = tmp_path / "erp.duckdb"
-    result = runner.invoke(
-        app, ["sample", "generate", "--rows", "60", "--seed", "3", "--path", str(target)]
-    )
+    args = ["sample", "generate", "--rows", "60", "--seed", "3", "--path", str(target)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "authentication_required" in result.output
+    monkeypatch.setenv("SPYNE_API_KEY", analyst)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "permission_denied" in result.output
+    assert not target.exists()
+    monkeypatch.setenv("SPYNE_API_KEY", engineer)
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    again = runner.invoke(app, [*args[:-2], "--rows", "11", "--path", str(target)])
+    assert again.exit_code == 1 and "--force" in again.output, "an existing source is kept"
     assert target.exists() and "sale_order_line" in result.output
     import duckdb
 

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestration.cli import app
+from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
 
@@ -17,27 +18,33 @@ REF = TableRef(Layer.SILVER, "accounts")
 
 
 def _build(rows: int) -> int:
+    from orchestration.identity import current_actor
     from orchestration.runtime import runtime
 
     rt = runtime()
     svc = rt.service()
-    version = svc.allocate_version(REF)
+    builder = current_actor(rt.catalog, KEYS["eng"])
+    version = svc.allocate_version(builder, REF)
     rt.warehouse.create_version(REF, version, f"select range as id from range({rows})")
-    svc.register_build(REF, version, None)
-    rt.catalog.record_gate(REF.canonical, version, "passed", {"test": True})
+    svc.register_build(builder, REF, version, None)
+    rt.catalog.record_gate(REF.canonical, version, "passed", {"test": True}, actor=builder.name)
     return version
 
 
+KEYS: dict[str, str] = {}
+
+
 @pytest.fixture
-def keys(spyne_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+def keys(installed_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     from orchestration.runtime import runtime
 
     catalog = runtime().catalog
-    out = {}
+    KEYS.clear()
     for name, role in (("root", Role.ADMIN), ("ana", Role.ANALYST), ("eng", Role.ENGINEER)):
-        _, out[name] = catalog.create_principal(name, role, created_by="test")
-    monkeypatch.setenv("SPYNE_API_KEY", out["root"])
-    return out
+        _, KEYS[name] = catalog.create_principal(name, role, created_by="test")
+    catalog.set_mode(SystemMode.INGESTION_READY, "root")
+    monkeypatch.setenv("SPYNE_API_KEY", KEYS["root"])
+    return KEYS
 
 
 def _json(args: list[str]) -> object:
@@ -60,6 +67,7 @@ def test_tables_promote_dry_run_then_promote_rollback_deprecate_restore(
             "state": "SHADOW",
             "active_version": None,
             "versions_retained": 1,
+            "auto_publish": True,
         }
     ]
 

@@ -88,12 +88,23 @@ def test_daily_schedule_covers_the_whole_graph(defs) -> None:  # type: ignore[no
         assert AssetKey(key) in selected
 
 
-def test_janitor_job_runs_on_a_schedule(defs) -> None:  # type: ignore[no-untyped-def]
+def test_janitor_job_runs_on_a_schedule_as_the_service_principal(
+    defs, installed_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     from dagster import DagsterInstance
 
+    from orchestration.runtime import runtime
+    from policies.modes import SystemMode
+    from policies.roles import Role
+
+    catalog = runtime().catalog
+    _, key = catalog.create_principal("dagster", Role.ENGINEER, created_by="test")
+    monkeypatch.setenv("SPYNE_SERVICE_KEY", key)
+    catalog.set_mode(SystemMode.INGESTION_READY, "test")
     assert defs.resolve_schedule_def("spyne_janitor_schedule").job_name == "spyne_janitor"
     result = defs.resolve_job_def("spyne_janitor").execute_in_process(
-        instance=DagsterInstance.ephemeral()
+        instance=DagsterInstance.ephemeral(),
+        tags={"dagster/schedule_name": "spyne_janitor_schedule"},
     )
     assert result.success
     assert result.output_for_node("drop_expired_versions") == {}
