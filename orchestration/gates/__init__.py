@@ -6,7 +6,8 @@ package registers the ``duckdb_sql`` datasource type, so any GE context created 
 """
 
 from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, DuckDBSQLDatasource
-from orchestration.gates.runner import ExpectationOutcome, GateResult, run_gate
+from orchestration.gates.results import ExpectationOutcome, GateResult
+from orchestration.gates.runner import run_gate
 from orchestration.gates.suites import (
     load_suite,
     merge_suites,
