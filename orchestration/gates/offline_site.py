@@ -103,7 +103,7 @@ def rewrite_page(
 
     ``exists`` tells whether a relative URL resolves; without it no link is unlinked.
     """
-    root = "../" * (len(PurePosixPath(*Path(page).parts).parts) - 1)
+    root = "../" * (len(Path(page).parts) - 1)
 
     def local(site_path: str) -> str:
         return f"{root}{site_path}"
@@ -128,7 +128,7 @@ def rewrite_page(
             if is_anchor and url.startswith(_WEB):
                 return ""  # a link to the web: keep the text, drop the link
             if is_anchor and exists is not None and _is_relative(url) and not exists(url):
-                logger.warning("Data Docs page %s links to missing %s; unlinked", page, url)
+                logger.info("Data Docs page %s links to missing %s; unlinked", page, url)
                 return ""
             return found.group(0)
 

@@ -1,8 +1,8 @@
 """What a gate run found, in the shape the catalog stores, the CLI prints and Dagster shows.
 
-Kept apart from running Great Expectations so that reading a verdict (the catalog, the CLI,
-the Dagster check's metadata) never needs GE, and so every surface words a failure the same
-way (:func:`failure_summary`).
+Kept apart from running Great Expectations (``runner``): the runner produces these, while
+the table gate, the CLI and the Dagster check read, combine and word them, and a failure
+is worded the same way wherever it appears (:func:`failure_summary`).
 """
 
 from __future__ import annotations
