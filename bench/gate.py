@@ -34,8 +34,13 @@ import sqlglot  # noqa: E402
 from great_expectations.core.expectation_suite import ExpectationSuite  # noqa: E402
 from sqlglot import exp  # noqa: E402
 
-from orchestration.gates.runner import GateResult, run_gate  # noqa: E402
-from orchestration.gates.suites import UNIQUENESS_EXPECTATION, suite_from_dbt_node  # noqa: E402
+from orchestration.gates.results import GateResult  # noqa: E402
+from orchestration.gates.runner import run_gate  # noqa: E402
+from orchestration.gates.suites import (  # noqa: E402
+    MIN_ROWS_PARAMETER,
+    UNIQUENESS_EXPECTATION,
+    suite_from_dbt_node,
+)
 
 TARGET = 2.0
 SCHEMA = "silver__shadow"
@@ -199,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         stock_suite = standard_suite(stock_uniqueness=True)
         sql = scan_sql()
 
+        # As if the ACTIVE version had as many rows and the policy allowed half to go.
+        parameters = {MIN_ROWS_PARAMETER: args.rows // 2}
+
         def gate(s: ExpectationSuite, docs: Path | None = None) -> GateResult:
-            result = run_gate(path, SCHEMA, TABLE, s, data_docs_dir=docs)
+            result = run_gate(path, SCHEMA, TABLE, s, parameters=parameters, data_docs_dir=docs)
             if not result.success:
                 raise SystemExit(f"benchmark suite failed unexpectedly: {result.message}")
             return result

@@ -23,6 +23,7 @@ class TableOverride(BaseModel):
 
     auto_publish: bool | None = Field(default=None, strict=True)
     retention_hours: int | None = Field(default=None, ge=1, strict=True)
+    max_row_drop: float | None = Field(default=None, ge=0, le=1, strict=True)
 
 
 class PublishingPolicy(BaseModel):
@@ -32,6 +33,8 @@ class PublishingPolicy(BaseModel):
 
     retention_hours: int = Field(default=24, ge=1, strict=True)
     auto_publish: bool = Field(default=True, strict=True)
+    # Fraction of the ACTIVE version's rows a new version may lose and still pass its gate.
+    max_row_drop: float = Field(default=0.5, ge=0, le=1, strict=True)
     tables: dict[str, TableOverride] = Field(default_factory=dict)
 
     @field_validator("tables", mode="before")
@@ -68,6 +71,12 @@ class PublishingPolicy(BaseModel):
         if override is not None and override.retention_hours is not None:
             return timedelta(hours=override.retention_hours)
         return timedelta(hours=self.retention_hours)
+
+    def max_row_drop_for(self, table: str) -> float:
+        override = self._override(table)
+        if override is not None and override.max_row_drop is not None:
+            return override.max_row_drop
+        return self.max_row_drop
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> PublishingPolicy:

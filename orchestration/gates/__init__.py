@@ -1,12 +1,16 @@
 """Promotion gates: Great Expectations suites run inside DuckDB against a table's shadow version.
 
-A gate is blocking: its verdict decides whether a version may be published. Importing this
-package registers the ``duckdb_sql`` datasource type, so any GE context created afterwards
-(ephemeral or file-based) can use it.
+A gate is blocking: its verdict decides whether a version may be published. ``suites``
+reads and generates the suites, ``runner`` runs one against one table, ``results`` holds
+what it found, ``data_docs``/``offline_site`` render the Data Docs site, and ``table_gate``
+gates a catalog version and records the verdict. Importing this package registers the
+``duckdb_sql`` datasource type, so any GE context created afterwards (ephemeral or
+file-based) can use it.
 """
 
 from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, DuckDBSQLDatasource
-from orchestration.gates.runner import ExpectationOutcome, GateResult, run_gate
+from orchestration.gates.results import ExpectationOutcome, GateResult
+from orchestration.gates.runner import run_gate
 from orchestration.gates.suites import (
     load_suite,
     merge_suites,

@@ -3,17 +3,17 @@
 Every check is pushed down as SQL through GE's SQLAlchemy engine; no rows are pulled into
 pandas. The verdict is blocking, so anything that prevents a trustworthy verdict (missing
 warehouse or table, an expectation that raised, an empty suite) is a failed gate with a
-message, never an exception the caller might swallow into "no result".
+message, never an exception the caller might swallow into "no result". A missing
+warehouse or table is also marked (``GateResult.missing``): that is no verdict on the
+data, and a caller that records verdicts must refuse instead.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -27,85 +27,24 @@ from great_expectations.core.expectation_validation_result import (
 )
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
-from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 from sqlglot import exp
 
+from orchestration.gates.data_docs import build_data_docs, docs_stores
 from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, duckdb_url
+from orchestration.gates.results import (
+    BOUND_KEYS,
+    CRITICAL,
+    ExpectationOutcome,
+    GateResult,
+    Missing,
+    as_int,
+    failure_summary,
+    first_line,
+)
 from orchestration.gates.suites import is_uniqueness_check
 from orchestration.jsonable import json_safe
 
-logger = logging.getLogger(__name__)
-
-DATA_DOCS_SITE = "spyne_gates"
 RESULT_FORMAT = "SUMMARY"
-_CRITICAL = "critical"
-
-
-@dataclass(frozen=True)
-class ExpectationOutcome:
-    """One expectation's verdict, reduced to what a person needs to act on it.
-
-    ``unexpected_count`` counts offending rows (nulls, out-of-set values, rows whose value
-    is duplicated); None when the expectation is about the table, not rows.
-    """
-
-    expectation_type: str
-    column: str | None
-    success: bool
-    observed_value: Any
-    unexpected_count: int | None
-    severity: str = _CRITICAL
-    message: str | None = None
-
-    @property
-    def blocking(self) -> bool:
-        """A failed critical check blocks; so does any check that could not be evaluated."""
-        return not self.success and (self.severity == _CRITICAL or self.message is not None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "expectation_type": self.expectation_type,
-            "column": self.column,
-            "success": self.success,
-            "observed_value": json_safe(self.observed_value),
-            "unexpected_count": self.unexpected_count,
-            "severity": self.severity,
-            "message": self.message,
-        }
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """The verdict of one gate run on ``schema.table``; ``success`` decides publication."""
-
-    success: bool
-    evaluated: int
-    failed: int
-    results: tuple[ExpectationOutcome, ...]
-    duration_seconds: float
-    schema: str = ""
-    table: str = ""
-    suite_name: str = ""
-    message: str | None = None
-    data_docs_index: str | None = None
-    failures: tuple[ExpectationOutcome, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "failures", tuple(r for r in self.results if not r.success))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "success": self.success,
-            "evaluated": self.evaluated,
-            "failed": self.failed,
-            "results": [r.to_dict() for r in self.results],
-            "duration_seconds": round(self.duration_seconds, 6),
-            "schema": self.schema,
-            "table": self.table,
-            "suite_name": self.suite_name,
-            "message": self.message,
-            "data_docs_index": self.data_docs_index,
-        }
 
 
 def run_gate(
@@ -114,17 +53,20 @@ def run_gate(
     table: str,
     suite: ExpectationSuite,
     *,
+    parameters: Mapping[str, Any] | None = None,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
     """Validate ``schema.table`` in the DuckDB file against ``suite``.
 
-    With ``data_docs_dir`` the result is also kept there (``validations/``) and the Data
-    Docs site rebuilt for it (``site/index.html``); without it nothing touches the disk.
-    The warehouse file is not held open once this returns.
+    ``parameters`` are the values of the suite's ``{"$PARAMETER": name}`` references (a
+    reference without a value fails the gate). With ``data_docs_dir`` the result is also
+    kept there (``validations/``, with the suite in ``suites/``) and the Data Docs site
+    rebuilt for it (``site/index.html``); without it nothing touches the disk. The
+    warehouse file is not held open once this returns.
     """
     started = time.perf_counter()
 
-    def failed(message: str) -> GateResult:
+    def failed(message: str, missing: Missing | None = None) -> GateResult:
         return GateResult(
             success=False,
             evaluated=0,
@@ -135,21 +77,26 @@ def run_gate(
             table=table,
             suite_name=suite.name,
             message=message,
+            missing=missing,
         )
 
     warehouse_path = Path(warehouse_path)
     if not warehouse_path.is_file():
         # duckdb would silently create an empty file here; a gate must not.
-        return failed(f"warehouse file {warehouse_path} does not exist")
+        return failed(f"warehouse file {warehouse_path} does not exist", "warehouse")
     if not suite.expectations:
         return failed(f"suite {suite.name!r} has no expectations; an empty gate proves nothing")
     try:
-        outcomes, docs_index = _validate(warehouse_path, schema, table, suite, data_docs_dir)
+        outcomes, docs_index = _validate(
+            warehouse_path, schema, table, suite, dict(parameters or {}), data_docs_dir
+        )
+    except _TableMissing as missing:
+        return failed(str(missing), "table")
     except _GateRefused as refusal:
         return failed(str(refusal))
     except Exception as exc:  # any GE or DuckDB error is a failed gate, by design
         return failed(
-            f"gate on {schema}.{table} could not run: {type(exc).__name__}: {_first_line(exc)}"
+            f"gate on {schema}.{table} could not run: {type(exc).__name__}: {first_line(exc)}"
         )
     failed_count = sum(1 for o in outcomes if not o.success)
     return GateResult(
@@ -161,7 +108,7 @@ def run_gate(
         schema=schema,
         table=table,
         suite_name=suite.name,
-        message=None if failed_count == 0 else _failure_summary(outcomes),
+        message=None if failed_count == 0 else failure_summary(outcomes),
         data_docs_index=docs_index,
     )
 
@@ -170,11 +117,16 @@ class _GateRefused(Exception):
     """A precondition failed before GE ran; the message is the gate's message."""
 
 
+class _TableMissing(_GateRefused):
+    """The table to validate is not in the warehouse."""
+
+
 def _validate(
     warehouse_path: Path,
     schema: str,
     table: str,
     suite: ExpectationSuite,
+    parameters: dict[str, Any],
     data_docs_dir: Path | None,
 ) -> tuple[list[ExpectationOutcome], str | None]:
     context = _context(data_docs_dir)
@@ -185,12 +137,12 @@ def _validate(
     try:
         with engine.single_connection() as connection:
             if not _table_exists(connection, schema, table):
-                raise _GateRefused(
+                raise _TableMissing(
                     f"table {schema}.{table} does not exist in {warehouse_path.name}"
                 )
             asset = datasource.add_table_asset(name=f"{schema}.{table}", table_name=table)
             batch_definition = asset.add_batch_definition_whole_table("whole_table")
-            gx_suite = context.suites.add(_detached_copy(suite))
+            gx_suite = context.suites.add_or_update(_detached_copy(suite))
             definition = context.validation_definitions.add(
                 gx.ValidationDefinition(
                     name=f"{schema}.{table}", data=batch_definition, suite=gx_suite
@@ -203,7 +155,7 @@ def _validate(
                     result_format={"result_format": RESULT_FORMAT},
                 )
             )
-            run = checkpoint.run()
+            run = checkpoint.run(expectation_parameters=parameters)
             if len(run.run_results) != 1:
                 raise _GateRefused(
                     f"expected one validation result, GE returned {len(run.run_results)}"
@@ -211,7 +163,7 @@ def _validate(
             ((result_id, suite_result),) = run.run_results.items()
             results = sorted(
                 cast(ExpectationSuiteValidationResult, suite_result).results,
-                key=_suite_order(suite),
+                key=_suite_order(gx_suite),
             )
             outcomes = [
                 _with_duplicate_count(connection, schema, table, r, _outcome(r)) for r in results
@@ -221,31 +173,15 @@ def _validate(
     docs_index = None
     if data_docs_dir is not None:
         # Rendered after the connection is closed: the warehouse is not locked for HTML.
-        docs_index = _build_data_docs(context, Path(data_docs_dir), result_id, gx_suite.name)
+        docs_index = build_data_docs(context, Path(data_docs_dir), result_id, gx_suite.name)
     return outcomes, docs_index
-
-
-def _build_data_docs(
-    context: AbstractDataContext, data_docs_dir: Path, result_id: Any, suite_name: str
-) -> str | None:
-    """Render this run's page and the index; a rendering failure never changes the verdict."""
-    try:
-        context.build_data_docs(
-            site_names=[DATA_DOCS_SITE],
-            resource_identifiers=[result_id, ExpectationSuiteIdentifier(name=suite_name)],
-        )
-    except Exception:
-        logger.exception("building Data Docs in %s failed; the gate verdict stands", data_docs_dir)
-        return None
-    index = data_docs_dir / "site" / "index.html"
-    return str(index) if index.is_file() else None
 
 
 def _context(data_docs_dir: Path | None) -> AbstractDataContext:
     """An ephemeral context: nothing of GE's own config is written, so gates can run in parallel.
 
-    With a docs dir, only validation results (one file per run) and the rendered site go to
-    disk; expectations stay in memory because the repo's JSON files are their source.
+    With a docs dir, validation results and the suites they ran go to disk for the Data Docs
+    site; otherwise every store is in memory.
     """
     stores: dict[str, Any] = {
         name: {"class_name": class_name, "store_backend": {"class_name": "InMemoryStoreBackend"}}
@@ -256,28 +192,14 @@ def _context(data_docs_dir: Path | None) -> AbstractDataContext:
             ("validation_definition_store", "ValidationDefinitionStore"),
         )
     }
-    sites: dict[str, Any] = {}
     if data_docs_dir is not None:
-        root = Path(data_docs_dir).resolve()
-        stores["validation_results_store"]["store_backend"] = {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(root / "validations"),
-        }
-        sites[DATA_DOCS_SITE] = {
-            "class_name": "SiteBuilder",
-            "show_how_to_buttons": False,
-            "store_backend": {
-                "class_name": "TupleFilesystemStoreBackend",
-                "base_directory": str(root / "site"),
-            },
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-        }
+        stores.update(docs_stores(Path(data_docs_dir)))
     config = DataContextConfig(
         stores=stores,
         expectations_store_name="expectations_store",
         validation_results_store_name="validation_results_store",
         checkpoint_store_name="checkpoint_store",
-        data_docs_sites=sites,
+        data_docs_sites={},
         analytics_enabled=False,
         progress_bars=ProgressBarsConfig(globally=False),
     )
@@ -295,21 +217,15 @@ def _detached_copy(suite: ExpectationSuite) -> ExpectationSuite:
 
 
 def _suite_order(suite: ExpectationSuite) -> Callable[[ExpectationValidationResult], int]:
-    """Report results in the suite's order (GE puts errored ones first), for stable reading."""
+    """Report results in the suite's order (GE puts errored ones first), for stable reading.
 
-    def key(type_: str, kwargs: Mapping[str, Any]) -> str:
-        own = {k: v for k, v in kwargs.items() if k != "batch_id"}  # GE adds the batch to results
-        return json.dumps({"type": type_, "kwargs": own}, sort_keys=True, default=str)
-
-    positions: dict[str, int] = {}
-    for i, e in enumerate(suite.expectations):
-        positions.setdefault(key(e.configuration.type, e.configuration.kwargs), i)
+    Results carry the id the context gave each expectation of ``suite``.
+    """
+    positions = {e.id: i for i, e in enumerate(suite.expectations)}
 
     def position(result: ExpectationValidationResult) -> int:
         config = result.expectation_config
-        if config is None:
-            return len(positions)
-        return positions.get(key(config.type, config.kwargs), len(positions))
+        return positions.get(config.id if config is not None else None, len(positions))
 
     return position
 
@@ -329,14 +245,16 @@ def _outcome(result: ExpectationValidationResult) -> ExpectationOutcome:
     details: Mapping[str, Any] = result.result or {}
     column = kwargs.get("column")
     severity = getattr(config, "severity", None) if config is not None else None
+    expected = {k: json_safe(kwargs[k]) for k in BOUND_KEYS if kwargs.get(k) is not None}
     return ExpectationOutcome(
         expectation_type=str(config.type if config is not None else "unknown"),
         column=str(column) if column is not None else None,
         success=bool(result.success),
         observed_value=json_safe(details.get("observed_value")),
-        unexpected_count=_as_int(details.get("unexpected_count")),
-        severity=str(getattr(severity, "value", severity) or _CRITICAL),
+        unexpected_count=as_int(details.get("unexpected_count")),
+        severity=str(getattr(severity, "value", severity) or CRITICAL),
         message=_exception_message(result.exception_info),
+        expected=expected or None,
     )
 
 
@@ -357,7 +275,7 @@ def _with_duplicate_count(
     if outcome.column is None or not is_uniqueness_check(outcome.expectation_type, kwargs):
         return outcome
     if outcome.success:
-        return _replace(outcome, unexpected_count=0)
+        return replace(outcome, unexpected_count=0)
     if outcome.message is not None:
         return outcome
     try:
@@ -367,7 +285,7 @@ def _with_duplicate_count(
     except sa.exc.DBAPIError:
         connection.rollback()
         return outcome
-    return _replace(outcome, unexpected_count=_as_int(duplicates))
+    return replace(outcome, unexpected_count=as_int(duplicates))
 
 
 def duplicate_rows_sql(schema: str, table: str, column: str) -> str:
@@ -384,50 +302,14 @@ def duplicate_rows_sql(schema: str, table: str, column: str) -> str:
     return exp.select(total).from_(groups.subquery("duplicate_groups")).sql(dialect="duckdb")
 
 
-def _replace(outcome: ExpectationOutcome, **changes: Any) -> ExpectationOutcome:
-    values = {**outcome.__dict__, **changes}
-    return ExpectationOutcome(**values)
-
-
 def _exception_message(info: Any) -> str | None:
     """GE nests exception info per metric; the first raised message is enough to act on."""
     if not isinstance(info, Mapping):
         return None
     if info.get("raised_exception"):
-        return _first_line(info.get("exception_message") or "expectation raised an exception")
+        return first_line(info.get("exception_message") or "expectation raised an exception")
     for value in info.values():
         message = _exception_message(value)
         if message:
             return message
     return None
-
-
-def _failure_summary(outcomes: Sequence[ExpectationOutcome]) -> str:
-    parts = []
-    for o in outcomes:
-        if o.success:
-            continue
-        target = f"{o.column}: " if o.column else ""
-        if o.message:
-            detail = o.message
-        elif o.unexpected_count:
-            detail = f"{o.unexpected_count} unexpected rows"
-        else:
-            detail = f"observed {json_safe(o.observed_value)!r}"
-        blocking = "" if o.blocking else f" ({o.severity}, not blocking)"
-        parts.append(f"{target}{o.expectation_type} failed, {detail}{blocking}")
-    return "; ".join(parts)
-
-
-def _first_line(value: Any) -> str:
-    text = str(value).strip()
-    return text.splitlines()[0] if text else text
-
-
-def _as_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None

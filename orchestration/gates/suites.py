@@ -10,6 +10,11 @@ thing, but the former pushes down as one ``count(DISTINCT col)`` that GE bundles
 other aggregates, while the latter runs ``count(*) OVER (PARTITION BY col)`` twice, which
 made the gate cost three times a hand-written scan. The runner restores an exact duplicate
 count when this check fails.
+
+Every generated suite also holds a row floor: ``expect_table_row_count_to_be_between`` whose
+``min_value`` is the suite parameter ``min_rows_vs_active``. Its value depends on what is
+ACTIVE when the gate runs, so ``table_gate`` computes it per run (the ACTIVE version's rows
+less the publishing policy's ``max_row_drop``); a suite file never holds a stale number.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any, cast
 
 import great_expectations.expectations as gxe
 from great_expectations.core.expectation_suite import ExpectationSuite
+from great_expectations.core.suite_parameters import is_suite_parameter
 from great_expectations.expectations.metadata_types import FailureSeverity
 
 from orchestration.environment import EXPECTATIONS_DIR
@@ -30,6 +36,10 @@ from policies.errors import ValidationFailed
 from policies.naming import parse_layer, validate_identifier
 
 UNIQUENESS_EXPECTATION = "expect_column_proportion_of_unique_values_to_be_between"
+ROW_COUNT_EXPECTATION = "expect_table_row_count_to_be_between"
+# Suite parameter: the fewest rows a version may have against the ACTIVE one. Its value is
+# computed when the gate runs (policies.gates.minimum_row_count), never stored in the suite.
+MIN_ROWS_PARAMETER = "min_rows_vs_active"
 # Expectation meta key marking what generation owns; refresh replaces only those.
 GENERATED = "generated"
 _SEVERITIES = {"error": "critical", "warn": "warning"}
@@ -111,6 +121,14 @@ def uniqueness_expectation(
     )
 
 
+def row_floor_expectation() -> gxe.Expectation:
+    """At least the ACTIVE version's rows less the allowed drop (a parameter set per run)."""
+    return gxe.ExpectTableRowCountToBeBetween(
+        min_value={"$PARAMETER": MIN_ROWS_PARAMETER},
+        meta={GENERATED: "row drop vs ACTIVE (publishing policy max_row_drop)"},
+    )
+
+
 def is_uniqueness_check(expectation_type: str, kwargs: Mapping[str, Any]) -> bool:
     """True for the proportion-of-unique form above, whose failure needs a duplicate count."""
     return (
@@ -140,7 +158,9 @@ def suite_from_dbt_node(
             meta={GENERATED: "dbt columns"},
         ),
         gxe.ExpectTableRowCountToBeBetween(min_value=1, meta={GENERATED: "non-empty build"}),
+        row_floor_expectation(),
     ]
+    table_checks = len(expectations)  # kept first; column checks follow in column order
     skipped: list[dict[str, Any]] = []
     seen: set[str] = set()
     unique_id = node.get("unique_id")
@@ -153,7 +173,9 @@ def suite_from_dbt_node(
         if key not in seen:
             seen.add(key)
             expectations.append(expectation)
-    ordered = expectations[:2] + sorted(expectations[2:], key=lambda e: _order_key(e, columns))
+    ordered = expectations[:table_checks] + sorted(
+        expectations[table_checks:], key=lambda e: _order_key(e, columns)
+    )
     meta: dict[str, Any] = {"spyne": {"generated_from": unique_id or name}}
     if skipped:
         meta["spyne"]["not_translated"] = sorted(skipped, key=lambda s: str(s["test"]))
@@ -181,10 +203,15 @@ def merge_suites(
     )
 
 
-def _check_key(expectation: gxe.Expectation) -> tuple[str, str | None]:
+def _check_key(expectation: gxe.Expectation) -> tuple[str, str | None, tuple[str, ...]]:
+    """Type, column and the suite parameters used: a plain row count and the row floor
+    against the ACTIVE version are different checks, taken over by hand separately."""
     config = expectation.configuration
     column = config.kwargs.get("column")
-    return config.type, None if column is None else str(column)
+    parameters = tuple(
+        sorted(str(v["$PARAMETER"]) for v in config.kwargs.values() if is_suite_parameter(v))
+    )
+    return config.type, None if column is None else str(column), parameters
 
 
 def _suite_name_for(node: Mapping[str, Any]) -> str:

@@ -1,26 +1,72 @@
-"""Run a table's promotion gates (Great Expectations suite + schema drift) and record the verdicts."""
+"""Run a table's promotion gates (Great Expectations suite, dbt tests, schema drift) and record the verdicts.
+
+A verdict is recorded only about data the gate could see. A missing warehouse, a missing
+version table or a version the janitor dropped is refused with ``NotFound`` and records
+nothing: recording "failed" there would overwrite a version's real verdict with one about
+nothing, and recording "passed" would be worse.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from orchestration.assets.project import node_for, tests_for
-from orchestration.gates.runner import GateResult, run_gate
-from orchestration.gates.suites import load_suite, suite_from_dbt_node
+from orchestration.catalog import GateStatus, VersionInfo
+from orchestration.gates.results import GateResult
+from orchestration.gates.runner import run_gate
+from orchestration.gates.suites import (
+    MIN_ROWS_PARAMETER,
+    ROW_COUNT_EXPECTATION,
+    load_suite,
+    suite_from_dbt_node,
+)
 from orchestration.lifecycle import Actor
 from orchestration.runtime import Runtime
 from policies.drift import DriftReport
+from policies.errors import NotFound
+from policies.gates import (
+    DbtTestResult,
+    GateFacts,
+    dbt_test_results,
+    decide_gate,
+    minimum_row_count,
+)
+from policies.lifecycle import TableState
 from policies.naming import TableRef
+
+
+@dataclass(frozen=True)
+class RowFloor:
+    """The fewest rows the candidate may have, and what that number comes from."""
+
+    active_version: int | None
+    active_row_count: int | None
+    max_row_drop: float
+    minimum: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "active_version": self.active_version,
+            "active_row_count": self.active_row_count,
+            "max_row_drop": self.max_row_drop,
+            "minimum": self.minimum,
+        }
 
 
 @dataclass(frozen=True)
 class GateOutcome:
     ref: TableRef
     version: int
-    result: GateResult
+    result: GateResult  # success is the recorded verdict: expectations and dbt tests
     suite_source: str  # "expectations/<layer>/<table>.json" or "generated from dbt"
+    row_floor: RowFloor
+
+    @property
+    def status(self) -> GateStatus:
+        return GateStatus.PASSED if self.result.success else GateStatus.FAILED
 
 
 def suite_for(ref: TableRef) -> tuple[Any, str]:
@@ -31,28 +77,59 @@ def suite_for(ref: TableRef) -> tuple[Any, str]:
     return suite_from_dbt_node(node, tests_for(node["unique_id"])), "generated from dbt"
 
 
+def row_floor(rt: Runtime, ref: TableRef) -> RowFloor:
+    """The ACTIVE version's row count (none before the first promotion) less the allowed drop."""
+    table = rt.catalog.get_table(ref.canonical)
+    active = table.active_version if table.state == TableState.ACTIVE else None
+    rows = None if active is None else rt.catalog.get_version(ref.canonical, active).row_count
+    drop = rt.policy.max_row_drop_for(ref.canonical)
+    return RowFloor(active, rows, drop, minimum_row_count(rows, drop))
+
+
 def run_table_gate(
-    rt: Runtime, ref: TableRef, version: int | None = None, *, actor: Actor
+    rt: Runtime,
+    ref: TableRef,
+    version: int | None = None,
+    *,
+    actor: Actor,
+    dbt_tests: Sequence[Mapping[str, Any]] = (),
 ) -> GateOutcome:
+    """Gate one version (the newest by default) and record the verdict in the catalog.
+
+    ``dbt_tests`` are the dbt tests run on that version, one ``{"name", "status",
+    "message"}`` each; a ``fail`` or ``error`` fails the gate even when every expectation
+    passed. Raises ``NotFound`` (recording nothing) when the data is not there to look at.
+    """
+    tests = dbt_test_results(dbt_tests)  # refuse bad input before anything runs
     info = rt.service().version(ref.canonical, version)
+    if info.dropped:
+        raise _not_found(rt, ref, info, "was dropped by the janitor (its retention ended)")
     suite, origin = suite_for(ref)
-    docs = Path(rt.settings.gx_root)
+    floor = row_floor(rt, ref)
     result = run_gate(
         Path(rt.warehouse.path),
         ref.shadow_schema,
         ref.version_identifier(info.version),
         suite,
-        data_docs_dir=docs,
+        parameters={MIN_ROWS_PARAMETER: floor.minimum},
+        data_docs_dir=Path(rt.settings.gx_root),
     )
+    if result.missing == "warehouse":
+        raise _not_found(
+            rt, ref, info, f"cannot be read: the warehouse file {rt.warehouse.path} does not exist"
+        )
+    if result.missing == "table":
+        raise _not_found(rt, ref, info, f"is not in the warehouse {rt.warehouse.path}")
+    result = _verdict(result, ref, info.version, tests, floor)
     rt.catalog.record_gate(
         ref.canonical,
         info.version,
-        "passed" if result.success else "failed",
-        result.to_dict() | {"suite": origin},
+        GateStatus.PASSED if result.success else GateStatus.FAILED,
+        result.to_dict() | {"suite": origin, "row_floor": floor.to_dict()},
         actor=actor.name,
         launched_by=actor.launched_by,
     )
-    return GateOutcome(ref, info.version, result, origin)
+    return GateOutcome(ref, info.version, result, origin, floor)
 
 
 def run_drift_check(
@@ -63,3 +140,49 @@ def run_drift_check(
     report = svc.drift(rt.catalog.get_table(ref.canonical), info)
     rt.catalog.record_drift(ref.canonical, info.version, report.to_dict())
     return info.version, report
+
+
+def _verdict(
+    result: GateResult,
+    ref: TableRef,
+    version: int,
+    tests: tuple[DbtTestResult, ...],
+    floor: RowFloor,
+) -> GateResult:
+    """The suite's result with the policy's verdict over it and the dbt tests."""
+    summary = result.message
+    if summary and _floor_failed(result, floor):
+        summary += (
+            f"; row floor: v{version} may have at most {floor.max_row_drop * 100:g}% fewer "
+            f"rows than ACTIVE v{floor.active_version} ({floor.active_row_count:,} rows), so "
+            f"at least {floor.minimum:,}; if the drop is expected, raise max_row_drop for "
+            f"{ref.canonical} in $SPYNE_HOME/policies/publishing.yaml"
+        )
+    facts = GateFacts(ref.canonical, version, result.success, summary, tests)
+    decision = decide_gate(facts)
+    message = summary if decision.allowed else decision.message
+    return replace(result, success=decision.allowed, message=message, dbt_tests=tests)
+
+
+def _floor_failed(result: GateResult, floor: RowFloor) -> bool:
+    return floor.minimum > 0 and any(
+        o.expectation_type == ROW_COUNT_EXPECTATION
+        and (o.expected or {}).get("min_value") == floor.minimum
+        for o in result.failures
+    )
+
+
+def _not_found(rt: Runtime, ref: TableRef, info: VersionInfo, problem: str) -> NotFound:
+    physical = f"{ref.shadow_schema}.{ref.version_identifier(info.version)}"
+    return NotFound(
+        f"{ref.canonical} v{info.version} ({physical}) {problem}, so it cannot be gated; "
+        "nothing was recorded. Rebuild the table (materialize its shadow asset, or run "
+        "`spyne demo` on a new install) and gate the new version, or point "
+        "SPYNE_WAREHOUSE_PATH at the warehouse that holds it",
+        details={
+            "table": ref.canonical,
+            "version": info.version,
+            "physical_table": physical,
+            "warehouse": str(rt.warehouse.path),
+        },
+    )

@@ -17,8 +17,10 @@ from great_expectations.core.expectation_suite import ExpectationSuite
 from sqlalchemy.pool import NullPool
 
 from orchestration.gates.duckdb_datasource import duckdb_url
-from orchestration.gates.runner import GateResult, duplicate_rows_sql, run_gate
+from orchestration.gates.results import GateResult
+from orchestration.gates.runner import duplicate_rows_sql, run_gate
 from orchestration.gates.suites import (
+    MIN_ROWS_PARAMETER,
     UNIQUENESS_EXPECTATION,
     load_suite,
     merge_suites,
@@ -29,6 +31,8 @@ from orchestration.gates.suites import (
 from policies.errors import ValidationFailed
 
 SCHEMA = "silver__shadow"
+ROW_COUNT = "expect_table_row_count_to_be_between"
+NO_FLOOR = {MIN_ROWS_PARAMETER: 0}
 STATUSES = ["new", "paid", "shipped"]
 
 CLEAN_ROWS = """
@@ -160,13 +164,15 @@ def test_stock_ge_sql_datasource_is_still_broken_on_duckdb(tmp_path: Path) -> No
 
 
 def test_clean_table_passes(warehouse: Path, suite: ExpectationSuite) -> None:
-    result = run_gate(warehouse, SCHEMA, "orders__v1", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v1", suite, parameters=NO_FLOOR)
 
     assert result.success, result.message
-    assert (result.evaluated, result.failed) == (6, 0)
-    assert result.message is None
+    assert (result.evaluated, result.failed) == (7, 0)
+    assert result.message is None and result.missing is None
     checks = by_check(result)
     assert checks[("expect_table_row_count_to_be_between", None)].observed_value == 50
+    row_counts = [o for o in result.results if o.expectation_type == ROW_COUNT]
+    assert [o.expected for o in row_counts] == [{"min_value": 1}, {"min_value": 0}]
     assert checks[(UNIQUENESS_EXPECTATION, "id")].unexpected_count == 0
     assert checks[("expect_column_values_to_not_be_null", "customer_id")].unexpected_count == 0
     assert sorted(checks[("expect_table_columns_to_match_set", None)].observed_value) == [
@@ -178,10 +184,10 @@ def test_clean_table_passes(warehouse: Path, suite: ExpectationSuite) -> None:
 
 
 def test_dirty_table_fails_with_exact_counts(warehouse: Path, suite: ExpectationSuite) -> None:
-    result = run_gate(warehouse, SCHEMA, "orders__v2", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v2", suite, parameters=NO_FLOOR)
 
     assert not result.success
-    assert (result.evaluated, result.failed) == (6, 4)
+    assert (result.evaluated, result.failed) == (7, 4)
     counts = {key: o.unexpected_count for key, o in by_check(result).items() if not o.success}
     assert counts == {
         ("expect_column_values_to_not_be_null", "id"): 1,
@@ -192,19 +198,20 @@ def test_dirty_table_fails_with_exact_counts(warehouse: Path, suite: Expectation
     assert "customer_id: expect_column_values_to_not_be_null failed, 2 unexpected rows" in (
         result.message or ""
     )
-    assert [o.expectation_type for o in result.results][:2] == [
+    assert [o.expectation_type for o in result.results][:3] == [
         "expect_table_columns_to_match_set",
-        "expect_table_row_count_to_be_between",
+        ROW_COUNT,
+        ROW_COUNT,
     ]
     payload = json.loads(json.dumps(result.to_dict()))
-    assert payload["failed"] == 4 and len(payload["results"]) == 6
+    assert payload["failed"] == 4 and len(payload["results"]) == 7
 
 
 def test_undeclared_column_fails_the_column_set(warehouse: Path, suite: ExpectationSuite) -> None:
     make_table(
         warehouse, "orders__v3", "SELECT 1 AS id, 2 AS customer_id, 'new' AS status, 0 AS extra"
     )
-    result = run_gate(warehouse, SCHEMA, "orders__v3", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v3", suite, parameters=NO_FLOOR)
 
     assert not result.success
     (failure,) = result.failures
@@ -222,7 +229,7 @@ def test_count_distinct_uniqueness_agrees_with_stock_unique_expectation(warehous
             gxe.ExpectColumnValuesToBeUnique(column="id"),
         ],
     )
-    result = run_gate(warehouse, SCHEMA, "orders__v2", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v2", suite, parameters=NO_FLOOR)
 
     assert [(o.success, o.unexpected_count) for o in result.results] == [(False, 5), (False, 5)]
 
@@ -235,9 +242,9 @@ def test_duplicate_count_query_quotes_identifiers() -> None:
 def test_missing_table_is_a_failed_gate_with_a_message(
     warehouse: Path, suite: ExpectationSuite
 ) -> None:
-    result = run_gate(warehouse, SCHEMA, "orders__v9", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v9", suite, parameters=NO_FLOOR)
 
-    assert not result.success
+    assert not result.success and result.missing == "table"
     assert result.evaluated == 0 and result.results == ()
     assert result.message == f"table {SCHEMA}.orders__v9 does not exist in warehouse.duckdb"
     assert_lock_released(warehouse)
@@ -247,9 +254,10 @@ def test_missing_warehouse_is_a_failed_gate_and_creates_nothing(
     tmp_path: Path, suite: ExpectationSuite
 ) -> None:
     path = tmp_path / "absent.duckdb"
-    result = run_gate(path, SCHEMA, "orders__v1", suite)
+    result = run_gate(path, SCHEMA, "orders__v1", suite, parameters=NO_FLOOR)
 
     assert not result.success and "does not exist" in (result.message or "")
+    assert result.missing == "warehouse"
     assert not path.exists()
 
 
@@ -260,7 +268,7 @@ def test_expectation_that_cannot_run_blocks(warehouse: Path) -> None:
             gxe.ExpectColumnValuesToNotBeNull(column="no_such_column", severity="warning")
         ],
     )
-    result = run_gate(warehouse, SCHEMA, "orders__v1", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v1", suite, parameters=NO_FLOOR)
 
     assert not result.success
     (outcome,) = result.results
@@ -277,7 +285,7 @@ def test_sql_error_in_one_expectation_leaves_the_others_exact(warehouse: Path) -
             gxe.ExpectTableRowCountToBeBetween(min_value=1),
         ],
     )
-    result = run_gate(warehouse, SCHEMA, "orders__v2", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v2", suite, parameters=NO_FLOOR)
 
     between, not_null, row_count = result.results
     assert not between.success and between.message and "VARCHAR" in between.message
@@ -293,11 +301,32 @@ def test_warning_severity_fails_without_blocking(warehouse: Path) -> None:
             gxe.ExpectColumnValuesToNotBeNull(column="customer_id", severity="warning"),
         ],
     )
-    result = run_gate(warehouse, SCHEMA, "orders__v2", suite)
+    result = run_gate(warehouse, SCHEMA, "orders__v2", suite, parameters=NO_FLOOR)
 
     assert result.success
     assert result.failed == 1
     assert "not blocking" in (result.message or "")
+
+
+def test_row_floor_comes_from_the_run_parameter(warehouse: Path, suite: ExpectationSuite) -> None:
+    above = run_gate(warehouse, SCHEMA, "orders__v1", suite, parameters={MIN_ROWS_PARAMETER: 50})
+    below = run_gate(warehouse, SCHEMA, "orders__v1", suite, parameters={MIN_ROWS_PARAMETER: 51})
+
+    assert above.success, above.message
+    assert not below.success and below.missing is None
+    (failure,) = below.failures
+    assert (failure.expectation_type, failure.observed_value) == (ROW_COUNT, 50)
+    assert failure.expected == {"min_value": 51}
+    assert below.message == f"{ROW_COUNT} failed, observed 50, expected at least 51"
+
+
+def test_a_parameter_without_a_value_fails_the_gate(
+    warehouse: Path, suite: ExpectationSuite
+) -> None:
+    result = run_gate(warehouse, SCHEMA, "orders__v1", suite)
+
+    assert not result.success and result.missing is None
+    assert MIN_ROWS_PARAMETER in (result.message or "")
 
 
 def test_empty_suite_does_not_pass(warehouse: Path) -> None:
@@ -309,7 +338,7 @@ def test_repeated_runs_reuse_the_same_suite_and_release_the_lock(
     warehouse: Path, suite: ExpectationSuite
 ) -> None:
     verdicts = [
-        run_gate(warehouse, SCHEMA, t, suite).success
+        run_gate(warehouse, SCHEMA, t, suite, parameters=NO_FLOOR).success
         for t in ("orders__v1", "orders__v2", "orders__v1")
     ]
 
@@ -325,8 +354,12 @@ def test_data_docs_are_built_and_keep_every_run(
     warehouse: Path, suite: ExpectationSuite, tmp_path: Path
 ) -> None:
     docs = tmp_path / "gx"
-    first = run_gate(warehouse, SCHEMA, "orders__v1", suite, data_docs_dir=docs)
-    second = run_gate(warehouse, SCHEMA, "orders__v2", suite, data_docs_dir=docs)
+    first = run_gate(
+        warehouse, SCHEMA, "orders__v1", suite, parameters=NO_FLOOR, data_docs_dir=docs
+    )
+    second = run_gate(
+        warehouse, SCHEMA, "orders__v2", suite, parameters=NO_FLOOR, data_docs_dir=docs
+    )
 
     index = docs / "site" / "index.html"
     assert first.data_docs_index == second.data_docs_index == str(index)
@@ -349,7 +382,8 @@ def test_suite_from_dbt_node_maps_generic_tests(suite: ExpectationSuite) -> None
     assert _types(suite) == [
         # exact_match defaults to True, and GE leaves defaults out of the kwargs
         ("expect_table_columns_to_match_set", {"column_set": ["id", "customer_id", "status"]}),
-        ("expect_table_row_count_to_be_between", {"min_value": 1}),
+        (ROW_COUNT, {"min_value": 1}),
+        (ROW_COUNT, {"min_value": {"$PARAMETER": MIN_ROWS_PARAMETER}}),
         (UNIQUENESS_EXPECTATION, {"column": "id", "min_value": 1.0, "max_value": 1.0}),
         ("expect_column_values_to_not_be_null", {"column": "id"}),
         ("expect_column_values_to_not_be_null", {"column": "customer_id"}),
@@ -368,9 +402,9 @@ def test_suite_from_dbt_node_keeps_what_it_cannot_translate_visible() -> None:
     ]
     suite = suite_from_dbt_node(NODE, tests)
 
-    body = _types(suite)[2:]
+    body = _types(suite)[3:]
     assert body == [("expect_column_values_to_not_be_null", {"column": "id"})]
-    assert str(suite.expectations[2].severity.value) == "warning"
+    assert str(suite.expectations[3].severity.value) == "warning"
     reasons = {s["reason"] for s in suite.meta["spyne"]["not_translated"]}
     assert reasons == {
         "a `where` filter is not translated",
@@ -391,7 +425,8 @@ def test_suite_from_source_without_columns_and_inline_tests() -> None:
     assert suite.name == "bronze.res_partner"
     assert _types(suite) == [
         ("expect_table_columns_to_match_set", {"column_set": [], "exact_match": False}),
-        ("expect_table_row_count_to_be_between", {"min_value": 1}),
+        (ROW_COUNT, {"min_value": 1}),
+        (ROW_COUNT, {"min_value": {"$PARAMETER": MIN_ROWS_PARAMETER}}),
     ]
 
     yaml_like = {
@@ -404,7 +439,7 @@ def test_suite_from_source_without_columns_and_inline_tests() -> None:
             },
         },
     }
-    assert [t for t, _ in _types(suite_from_dbt_node(yaml_like))[2:]] == [
+    assert [t for t, _ in _types(suite_from_dbt_node(yaml_like))[3:]] == [
         UNIQUENESS_EXPECTATION,
         "expect_column_values_to_not_be_null",
         "expect_column_values_to_be_in_set",
@@ -443,13 +478,31 @@ def test_refresh_keeps_hand_written_expectations(suite: ExpectationSuite) -> Non
     kinds = [(t, k.get("column"), k.get("mostly")) for t, k in _types(merged)]
     assert kinds == [
         ("expect_table_columns_to_match_set", None, None),
-        ("expect_table_row_count_to_be_between", None, None),
+        (ROW_COUNT, None, None),
+        (ROW_COUNT, None, None),
         (UNIQUENESS_EXPECTATION, "id", None),
         ("expect_column_values_to_not_be_null", "id", None),
         ("expect_column_values_to_be_between", "customer_id", None),
         ("expect_column_values_to_not_be_null", "customer_id", 0.9),
     ]
     assert merge_suites(None, regenerated) is regenerated
+
+
+def test_a_hand_kept_row_count_does_not_replace_the_row_floor(suite: ExpectationSuite) -> None:
+    stored = ExpectationSuite(
+        name="silver.orders",
+        expectations=[
+            *(e for e in suite.expectations if e.configuration.kwargs.get("min_value") != 1),
+            gxe.ExpectTableRowCountToBeBetween(min_value=10, max_value=10_000),
+        ],
+    )
+    merged = merge_suites(stored, suite_from_dbt_node(NODE, TESTS))
+
+    row_counts = [k for t, k in _types(merged) if t == ROW_COUNT]
+    assert row_counts == [
+        {"min_value": {"$PARAMETER": MIN_ROWS_PARAMETER}},
+        {"min_value": 10, "max_value": 10_000},
+    ]
 
 
 def test_broken_suite_file_raises_instead_of_falling_back(tmp_path: Path) -> None:
