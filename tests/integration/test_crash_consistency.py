@@ -125,13 +125,15 @@ def test_kill_9_at_any_instant_leaves_views_and_catalog_agreeing(installed_home:
     print(f"{attempts} kills, {in_window} between intent and done")
 
 
-def _pending_intents(catalog_file: Path) -> int:
+def _publishing(catalog_file: Path) -> bool:
+    """A run's publish has recorded its intent and not finished (read-only, beside the run)."""
     import sqlite3
 
     with sqlite3.connect(f"file:{catalog_file}?mode=ro", uri=True, timeout=5) as con:
-        return int(
-            con.execute("select count(*) from intents where status = 'pending'").fetchone()[0]
-        )
+        row = con.execute(
+            "select count(*) from intents where status = 'pending' and action = 'auto_publish'"
+        ).fetchone()
+    return bool(row[0])
 
 
 def test_a_dagster_run_killed_while_it_publishes_leaves_nothing_inconsistent(
