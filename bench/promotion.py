@@ -19,7 +19,8 @@ from pathlib import Path
 from sqlglot import exp
 
 from orchestration.catalog import Catalog
-from orchestration.lifecycle import Actor, TableService
+from orchestration.identity import Actor
+from orchestration.lifecycle.service import TableService
 from orchestration.warehouse import DuckDBWarehouse, canonical_table, version_table
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef

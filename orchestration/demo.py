@@ -18,9 +18,8 @@ from dagster import DagsterInstance
 from dagster._core.utils import make_new_run_id
 
 from orchestration.dagster_instance import dagster_instance
-from orchestration.identity import demo_admin
+from orchestration.identity import Actor, demo_admin
 from orchestration.install import init
-from orchestration.lifecycle import Actor
 from orchestration.run_identity import launch_tags
 from orchestration.runtime import Runtime, runtime
 from orchestration.sample.generator import generate

@@ -1,17 +1,44 @@
-"""Who is calling: API keys (stored hashed) mapped to a principal with a role."""
+"""Who is calling: API keys (stored hashed) mapped to a principal with a role, and who acts."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestration.catalog import Catalog, PrincipalInfo
-from orchestration.lifecycle.actor import Actor
 from policies.errors import PermissionDenied
 from policies.roles import Role
 
 API_KEY_ENV = "SPYNE_API_KEY"
 LOCAL_ADMIN = "local-admin"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The principal whose role is checked, and (for runs) the person or schedule that started it.
+
+    A person at the CLI acts as themself (``launched_by`` None). A run launched by ``spyne``
+    acts as the person who launched it; a run from a schedule or the UI acts as the code
+    location's service principal, ``launched_by`` naming the schedule or the UI. The audit
+    records both.
+    """
+
+    principal: PrincipalInfo
+    launched_by: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.principal.name
+
+    @property
+    def role(self) -> Role:
+        return self.principal.role
+
+    def describe(self) -> str:
+        if self.launched_by and self.launched_by != self.name:
+            return f"{self.name} (launched by {self.launched_by})"
+        return self.name
 
 
 def current_principal(catalog: Catalog, api_key: str | None = None) -> PrincipalInfo:

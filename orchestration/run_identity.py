@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from orchestration.catalog import Catalog, PrincipalInfo
-from orchestration.lifecycle.actor import Actor
+from orchestration.identity import Actor
 from policies.errors import AuthenticationRequired
 
 GRANT_TAG = "spyne/launch_grant"

@@ -13,22 +13,24 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from orchestration.catalog import Catalog
 from orchestration.environment import POLICY_DEFAULTS_DIR, load_settings
 from policies.errors import ConfigError, NotInitialized
-from policies.publishing import PublishingPolicy
 from policies.settings import SpyneSettings
 
 if TYPE_CHECKING:
-    from orchestration.lifecycle import TableService
+    from orchestration.identity import Actor
+    from orchestration.lifecycle.service import TableService
     from orchestration.warehouse import DuckDBWarehouse
+    from policies.publishing import PublishingPolicy
+    from policies.roles import Operation
 
 POLICY_FILE = "publishing.yaml"
 
 
 def _read_yaml(path: Path) -> Any:
+    import yaml
+
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
@@ -51,6 +53,8 @@ def _read_yaml(path: Path) -> Any:
 
 def load_publishing_policy(home: Path) -> PublishingPolicy:
     """Defaults shipped beside the policy code, overridden by $SPYNE_HOME/policies/publishing.yaml."""
+    from policies.publishing import PublishingPolicy
+
     data = _read_yaml(POLICY_DEFAULTS_DIR / POLICY_FILE) or {}
     override = home / "policies" / POLICY_FILE
     if override.exists():
@@ -80,8 +84,12 @@ def private_umask() -> None:
 class Runtime:
     settings: SpyneSettings
     catalog: Catalog
-    policy: PublishingPolicy
     _service: TableService | None = field(default=None, repr=False)
+
+    @cached_property
+    def policy(self) -> PublishingPolicy:
+        """Read when first needed: commands that do not publish never pay for its validation."""
+        return load_publishing_policy(Path(self.settings.home))
 
     @cached_property
     def warehouse(self) -> DuckDBWarehouse:
@@ -103,9 +111,15 @@ class Runtime:
             )
         return warehouse
 
+    def require(self, actor: Actor, operation: Operation, target: str) -> None:
+        """Refuse (audited) unless ``actor`` may do ``operation`` now; needs no warehouse."""
+        from orchestration.lifecycle.access import Access
+
+        Access(self.catalog).require(actor, operation, target)
+
     def service(self) -> TableService:
         if self._service is None:
-            from orchestration.lifecycle import TableService
+            from orchestration.lifecycle.service import TableService
 
             self._service = TableService(self.catalog, self.warehouse, self.policy)
         return self._service
@@ -131,7 +145,7 @@ def build_runtime(s: SpyneSettings | None = None) -> Runtime:
     export_dbt_env(s)
     catalog = open_catalog(s)
     catalog.check_ready()
-    return Runtime(s, catalog, load_publishing_policy(Path(s.home)))
+    return Runtime(s, catalog)
 
 
 @lru_cache(maxsize=4)

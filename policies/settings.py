@@ -8,10 +8,9 @@ at start. Paths default under ``SPYNE_HOME``; secrets come only from the mapping
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
-
-from pydantic import BaseModel, ConfigDict
 
 from policies.errors import ConfigError
 
@@ -43,10 +42,13 @@ def parse_environment(raw: str | None) -> Environment:
         ) from None
 
 
-class SpyneSettings(BaseModel):
-    """Everything an environment needs to know; built by :func:`settings_from_mapping`."""
+@dataclass(frozen=True, kw_only=True)
+class SpyneSettings:
+    """Everything an environment needs to know; built by :func:`settings_from_mapping`.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass: every value is validated by the function that builds it, and
+    every command reads settings first, so they cost no validation library at start-up.
+    """
 
     env: Environment
     home: str

@@ -17,7 +17,7 @@ from orchestration.runtime import Runtime, runtime
 from policies.errors import SpyneError
 
 if TYPE_CHECKING:
-    from orchestration.lifecycle import Actor
+    from orchestration.identity import Actor
 
 
 class SpyneResource(ConfigurableResource):  # type: ignore[type-arg]

@@ -16,7 +16,6 @@ Migrations install these guards; the catalog refuses to open when one is missing
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlglot import exp
 
 from orchestration.catalog.models import APPEND_ONLY_TABLES, UPDATABLE_TABLES
 
@@ -46,11 +45,19 @@ _OTHER_TABLES = ("run_grants",)
 
 
 def q(name: str, dialect: str) -> str:
-    """An identifier quoted by sqlglot for the dialect (trigger DDL has no SQLAlchemy construct)."""
+    """An identifier quoted by sqlglot for the dialect (trigger DDL has no SQLAlchemy construct).
+
+    sqlglot is imported here, not at module level: every command checks the guards' names,
+    only ``spyne init`` builds their DDL.
+    """
+    from sqlglot import exp
+
     return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
 
 
 def _literal(text: str, dialect: str) -> str:
+    from sqlglot import exp
+
     return exp.Literal.string(text).sql(dialect=dialect)
 
 
@@ -193,9 +200,29 @@ def present(conn: sa.Connection) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def names(dialect: str) -> set[str]:
+    """The guards' names alone (cheap: what every command checks on open)."""
+    tables = [*APPEND_ONLY_TABLES]
+    if dialect == "sqlite":
+        found = {f"{t}_no_{event}" for t in tables for event in ("update", "delete")}
+        return found | {
+            "table_versions_immutable",
+            "table_versions_no_delete",
+            "intents_close_once",
+            "intents_no_delete",
+        }
+    found = {f"{t}_{kind}" for t in tables for kind in ("append_only", "no_truncate")}
+    return found | {
+        "table_versions_immutable",
+        "table_versions_no_truncate",
+        "intents_close_once",
+        "intents_no_truncate",
+    }
+
+
 def missing(conn: sa.Connection) -> list[str]:
     """Guards that should be there and are not (or, on PostgreSQL, are disabled)."""
-    return sorted(set(expected(conn.dialect.name)) - present(conn))
+    return sorted(names(conn.dialect.name) - present(conn))
 
 
 def _execute(conn: sa.Connection, ddl: str) -> None:

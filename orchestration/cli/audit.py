@@ -34,7 +34,7 @@ def audit_list(
     with refusals():
         rt = runtime()
         me = actor(rt)
-        rt.service().require(me, Operation.VIEW_SHADOW, "audit_log")
+        rt.require(me, Operation.VIEW_SHADOW, "audit_log")
         entries = rt.catalog.list_audit(limit=limit, target=table_name)
     data = [
         {
@@ -76,7 +76,7 @@ def audit_verify(as_json: JsonOpt = False) -> None:
 
     with refusals():
         rt = runtime()
-        rt.service().require(actor(rt), Operation.VIEW_SHADOW, "audit_log")
+        rt.require(actor(rt), Operation.VIEW_SHADOW, "audit_log")
         verdict = rt.catalog.verify_audit()
     if as_json:
         emit_json(verdict.to_dict())

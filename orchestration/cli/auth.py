@@ -48,7 +48,7 @@ def auth_create_key(
         wanted = Role.parse(role)
         rt = runtime()
         me = actor(rt)
-        rt.service().require(me, Operation.MANAGE_KEYS, f"principal:{name.strip()}")
+        rt.require(me, Operation.MANAGE_KEYS, f"principal:{name.strip()}")
         principal, key = rt.catalog.create_principal(name, wanted, created_by=me.name)
     _show_key(principal.role.label, principal.name, key)
 
@@ -61,7 +61,7 @@ def auth_disable_key(name: Annotated[str, typer.Argument()]) -> None:
     with refusals():
         rt = runtime()
         me = actor(rt)
-        rt.service().require(me, Operation.MANAGE_KEYS, f"principal:{name}")
+        rt.require(me, Operation.MANAGE_KEYS, f"principal:{name}")
         principal = rt.catalog.disable_principal(name, me.name)
     out.print(styled("disabled ", (principal.name, "bold"), f" ({principal.role.label})"))
 
@@ -73,7 +73,7 @@ def auth_list(as_json: JsonOpt = False) -> None:
 
     with refusals():
         rt = runtime()
-        rt.service().require(actor(rt), Operation.MANAGE_KEYS, "principals")
+        rt.require(actor(rt), Operation.MANAGE_KEYS, "principals")
         principals = rt.catalog.list_principals()
     data = [
         {

@@ -23,7 +23,7 @@ from rich.text import Text
 from policies.errors import SpyneError
 
 if TYPE_CHECKING:
-    from orchestration.lifecycle import Actor
+    from orchestration.identity import Actor
     from orchestration.runtime import Runtime
 
 # Wide enough for table names and timestamps when stdout is not a terminal. Markup is off:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from orchestration.cli.common import (
@@ -35,6 +34,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the sample generator.")] = 42,
 ) -> None:
     """Spyne's main job: generate the sample ERP, ingest to bronze, build silver and gold, gate and publish."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from orchestration.demo import run_demo
 
     with (
@@ -96,7 +97,7 @@ def sample_generate(
 
     with refusals():
         rt = runtime()
-        rt.service().require(actor(rt), Operation.GENERATE_SAMPLE, "sample_source")
+        rt.require(actor(rt), Operation.GENERATE_SAMPLE, "sample_source")
         summary = generate(path or rt.source_path, lines=rows, seed=seed, overwrite=force)
     out.print(
         table(

@@ -35,7 +35,7 @@ def gates_generate(
 
     with refusals():
         rt = runtime()
-        rt.service().require(actor(rt), Operation.GENERATE_GATES, "expectations")
+        rt.require(actor(rt), Operation.GENERATE_GATES, "expectations")
         from orchestration.environment import REPO_ROOT
         from orchestration.gates.generate import write_suites
 
@@ -58,7 +58,7 @@ def gates_run(
             checked_version(version)
         rt = runtime()
         me = actor(rt)
-        rt.service().require(me, Operation.BUILD, ref.canonical)
+        rt.require(me, Operation.BUILD, ref.canonical)
         from orchestration.gates.table_gate import run_table_gate
 
         outcome = run_table_gate(rt, ref, version, actor=me)

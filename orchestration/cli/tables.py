@@ -22,7 +22,7 @@ from orchestration.cli.common import (
 from policies.naming import checked_version, parse_table_ref
 
 if TYPE_CHECKING:
-    from orchestration.lifecycle import PromotionPlan
+    from orchestration.lifecycle.plans import PromotionPlan
 
 app = new_app("Table lifecycle: list, history, promote, rollback, deprecate, restore, janitor.")
 
@@ -73,7 +73,7 @@ def tables_history(table_name: TableArg, as_json: JsonOpt = False) -> None:
         ref = parse_table_ref(table_name)
         rt = runtime()
         me = actor(rt)
-        rt.service().require(me, Operation.VIEW_SHADOW, ref.canonical)
+        rt.require(me, Operation.VIEW_SHADOW, ref.canonical)
         info = rt.catalog.get_table(ref.canonical)
         changes = rt.catalog.history(ref.canonical)
         versions = rt.catalog.list_versions(ref.canonical, include_dropped=True)

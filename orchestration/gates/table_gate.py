@@ -23,7 +23,7 @@ from orchestration.gates.suites import (
     load_suite,
     suite_from_dbt_node,
 )
-from orchestration.lifecycle import Actor
+from orchestration.identity import Actor
 from orchestration.runtime import Runtime
 from policies.drift import DriftReport
 from policies.errors import NotFound

@@ -1,9 +1,6 @@
-"""The table lifecycle: builds, promotion, the way back, retention, recovery and the doctor."""
+"""The table lifecycle: builds, promotion, the way back, retention, recovery and the doctor.
 
-from orchestration.lifecycle.actor import Actor
-from orchestration.lifecycle.doctor import Finding
-from orchestration.lifecycle.plans import PromotionPlan
-from orchestration.lifecycle.recovery import Settled
-from orchestration.lifecycle.service import TableService
-
-__all__ = ["Actor", "Finding", "PromotionPlan", "Settled", "TableService"]
+:class:`orchestration.lifecycle.service.TableService` composes the parts. Nothing is imported
+here, so a command that only checks a role (:mod:`orchestration.lifecycle.access`) does not
+load the warehouse.
+"""

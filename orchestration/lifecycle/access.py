@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestration.catalog import Catalog
-from orchestration.lifecycle.actor import Actor
+from orchestration.identity import Actor
 from policies.access import AccessFacts, decide_access
 from policies.decisions import Decision, refusal
 from policies.roles import Operation

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from orchestration.catalog import Catalog, IntentStatus, TransitionTx
-from orchestration.lifecycle.actor import Actor
+from orchestration.identity import Actor
 from orchestration.lifecycle.recovery import Recovery
 from orchestration.warehouse import DuckDBWarehouse
 from policies.naming import TableRef

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from orchestration.catalog import Catalog, VersionInfo
+from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
-from orchestration.lifecycle.actor import Actor
 from orchestration.warehouse import DuckDBWarehouse, VersionManifest
 from policies.naming import Layer, TableRef
 from policies.roles import Operation

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestration.catalog import Catalog
+from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
-from orchestration.lifecycle.actor import Actor
 from orchestration.lifecycle.recovery import Recovery
 from orchestration.warehouse import DuckDBWarehouse
 from policies.lifecycle import TableState

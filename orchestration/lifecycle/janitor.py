@@ -6,9 +6,9 @@ from collections.abc import Callable
 from datetime import datetime
 
 from orchestration.catalog import Catalog, IntentStatus, TableInfo, VersionInfo
+from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.actions import retained_version
-from orchestration.lifecycle.actor import Actor
 from orchestration.lifecycle.recovery import DROP_VERSION, Recovery
 from orchestration.warehouse import DuckDBWarehouse
 from policies.lifecycle import TableState

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestration.catalog import Catalog, TableInfo, TransitionTx, VersionInfo
+from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
-from orchestration.lifecycle.actor import Actor
 from orchestration.lifecycle.acts import Acts, ViewChange
 from orchestration.lifecycle.plans import PromotionPlan
 from policies.concurrency import decide_expected_active

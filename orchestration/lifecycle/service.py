@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from orchestration.catalog import Catalog, ModeInfo, TableInfo, VersionInfo
+from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.actions import TableActions
-from orchestration.lifecycle.actor import Actor
 from orchestration.lifecycle.acts import Acts
 from orchestration.lifecycle.builds import Builds
 from orchestration.lifecycle.doctor import Doctor, Finding

@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance
 from sqlglot import exp
 
-from orchestration.lifecycle import Actor
+from orchestration.identity import Actor
 from orchestration.warehouse import canonical_table, version_table
 from policies.errors import ModeRefused, SpyneError
 from policies.lifecycle import TableState

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lifecycle import Actor
+from orchestration.identity import Actor
 from orchestration.runtime import Runtime, build_runtime
 from policies.errors import SpyneError
 from policies.lifecycle import TableState

@@ -14,7 +14,7 @@ from orchestration.cli import app
 from orchestration.gates import suites
 from orchestration.gates.suites import MIN_ROWS_PARAMETER, suite_from_dbt_node, write_suite
 from orchestration.gates.table_gate import run_table_gate
-from orchestration.lifecycle import Actor
+from orchestration.identity import Actor
 from orchestration.runtime import Runtime, runtime
 from policies.errors import NotFound, SpyneError, ValidationFailed
 from policies.modes import SystemMode

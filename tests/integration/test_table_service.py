@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from orchestration.catalog import Catalog, IntentStatus
-from orchestration.lifecycle import Actor, TableService
+from orchestration.identity import Actor
+from orchestration.lifecycle.service import TableService
 from orchestration.warehouse import DuckDBWarehouse
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
@@ -340,3 +341,10 @@ def test_canonical_view_carries_the_version_descriptions(env: Env) -> None:
         "select column_name, comment from duckdb_columns() "
         "where schema_name = 'gold' and table_name = 'kpis'"
     )
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_guard_names_checked_on_open_are_the_guards_installed(dialect: str) -> None:
+    from orchestration.catalog import guards
+
+    assert guards.names(dialect) == set(guards.expected(dialect))
