@@ -15,7 +15,8 @@ from dagster_dbt import DbtCliResource
 
 from orchestration.assets.layers import all_layer_definitions
 from orchestration.assets.project import bronze_tables, dbt_executable, dbt_project, model_refs
-from orchestration.assets.resources import SpyneResource
+from orchestration.assets.resources import SpyneResource, as_failure
+from policies.errors import SpyneError
 from policies.naming import Layer
 
 assets, checks = all_layer_definitions()
@@ -47,7 +48,10 @@ spyne_job = define_asset_job(
 def drop_expired_versions(
     context: OpExecutionContext, spyne: SpyneResource
 ) -> dict[str, list[int]]:
-    dropped = spyne.runtime().service().janitor(spyne.actor(context))
+    try:
+        dropped = spyne.runtime().service().janitor(spyne.actor(context))
+    except SpyneError as err:
+        raise as_failure(err) from err
     context.log.info(f"dropped: {dropped or 'nothing'}")
     return dropped
 

@@ -40,7 +40,8 @@ def gates_generate(
         from orchestration.gates.generate import write_suites
 
         for path, written in write_suites(force=force):
-            out.print(f"{'wrote' if written else 'kept '}    {path.relative_to(REPO_ROOT)}")
+            shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+            out.print(f"{'wrote' if written else 'kept '}    {shown}")
 
 
 @app.command("run")
