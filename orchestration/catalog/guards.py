@@ -45,13 +45,20 @@ INTENT_DATA_COLUMNS = (
 _OTHER_TABLES = ("run_grants",)
 
 
+# SQLAlchemy's dialect names where sqlglot spells them differently.
+_SQLGLOT_DIALECT = {"postgresql": "postgres"}
+
+
 def q(name: str, dialect: str) -> str:
-    """An identifier quoted by sqlglot for the dialect (trigger DDL has no SQLAlchemy construct)."""
-    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+    """An identifier quoted by sqlglot for the dialect (trigger DDL has no SQLAlchemy construct).
+
+    ``dialect`` may be SQLAlchemy's name (``postgresql``) or sqlglot's (``postgres``).
+    """
+    return exp.to_identifier(name, quoted=True).sql(dialect=_SQLGLOT_DIALECT.get(dialect, dialect))
 
 
 def _literal(text: str, dialect: str) -> str:
-    return exp.Literal.string(text).sql(dialect=dialect)
+    return exp.Literal.string(text).sql(dialect=_SQLGLOT_DIALECT.get(dialect, dialect))
 
 
 # A guard is a trigger: its name -> (the table it is on, its DDL).

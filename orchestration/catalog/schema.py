@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from orchestration.catalog import guards
 from orchestration.catalog.engine import PG_LOCK_MIGRATIONS, Database
 from orchestration.catalog.models import VERSION_TABLE
-from policies.errors import ConfigError, IntegrityViolation, NotInitialized
+from policies.errors import ConfigError, IntegrityViolation, NotInitialized, StorageUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration; tests/integration/test_catalog.py checks it against Alembic's head.
@@ -36,9 +36,18 @@ def alembic_config() -> object:
 
 def create_private_file(path: Path) -> None:
     """Create an empty file readable by its owner only (SQLite then keeps its WAL files alike)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise StorageUnavailable(
+            f"cannot create the catalog file {path}: its folder cannot be created or is not "
+            f"writable by this user ({reason}); pick another SPYNE_HOME or SPYNE_CATALOG_URL, "
+            "or fix the folder's permissions",
+            details={"path": str(path), "error": reason},
+        ) from exc
 
 
 def upgrade(db: Database, app_role: str | None = None) -> list[str]:
@@ -105,16 +114,17 @@ def check_ready(db: Database) -> None:
 def _refuse_revision(db: Database, found: object) -> None:
     if found is None:
         raise db.not_initialized("it has no schema")
+    where = db.location()
     if found in KNOWN_REVISIONS:
         raise NotInitialized(
-            f"the catalog's schema is at revision {found}; this Spyne needs {HEAD}: upgrade it "
-            "with `spyne init` (as the catalog owner on PostgreSQL)",
-            details={"revision": found, "needed": HEAD},
+            f"the catalog {where} is at schema revision {found}; this Spyne needs {HEAD}: "
+            "upgrade it with `spyne init` (as the catalog owner on PostgreSQL)",
+            details={"catalog": where, "revision": found, "needed": HEAD},
         )
     raise ConfigError(
-        f"the catalog's schema is at revision {found}, which this Spyne does not know "
+        f"the catalog {where} is at schema revision {found}, which this Spyne does not know "
         f"(it knows up to {HEAD}); run a newer Spyne",
-        details={"revision": found, "needed": HEAD},
+        details={"catalog": where, "revision": found, "needed": HEAD},
     )
 
 
