@@ -32,6 +32,7 @@ _SQLITE_BEGIN = "spyne_sqlite_begin"
 PG_LOCK_MIGRATIONS = 0x5350_0001
 PG_LOCK_MODE = 0x5350_0002
 PG_LOCK_AUDIT = 0x5350_0003
+PG_LOCK_ADMINS = 0x5350_0004
 
 # SQLSTATEs: lock timeout, serialization failure, deadlock; connection and authentication.
 _PG_BUSY = {"55P03", "40001", "40P01"}
