@@ -400,7 +400,7 @@ def test_two_concurrent_transitions_serialize(catalog_urls: CatalogUrls, catalog
     promote(catalog, 1)
     start = catalog.get_table(NAME)
     a_holds_lock = threading.Event()
-    hold_s = 0.8
+    a_done = threading.Event()  # set by a just before it commits and lets go of the lock
 
     def first() -> Any:
         c = open_catalog(catalog_urls)
@@ -409,27 +409,27 @@ def test_two_concurrent_transitions_serialize(catalog_urls: CatalogUrls, catalog
                 seen = tx.table
                 tx.set_state(TableState.ACTIVE, Transition.PROMOTE, 2, "a")
                 a_holds_lock.set()
-                time.sleep(hold_s)
+                time.sleep(0.5)  # room for b to barge in, if the lock let it
+                a_done.set()
             return seen
         finally:
             c.dispose()
 
-    def second() -> tuple[Any, float]:
+    def second() -> tuple[Any, bool]:
         assert a_holds_lock.wait(20)
         c = open_catalog(catalog_urls)
         try:
-            asked = time.monotonic()
             with c.transition(NAME) as tx:
-                waited = time.monotonic() - asked
+                entered_after_a = a_done.is_set()
                 seen = tx.table
                 tx.set_state(TableState.ACTIVE, Transition.PROMOTE, 3, "b")
-            return seen, waited
+            return seen, entered_after_a
         finally:
             c.dispose()
 
-    a_seen, (b_seen, b_waited) = run_threads(first, second)
+    a_seen, (b_seen, b_entered_after_a) = run_threads(first, second)
     assert a_seen == start
-    assert b_waited > hold_s / 2  # b queued behind a's lock...
+    assert b_entered_after_a  # b queued behind a's lock...
     assert (b_seen.active_version, b_seen.row_version) == (2, start.row_version + 1)  # ...and saw a
 
     final = catalog.get_table(NAME)
