@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Start the machine's Debian PostgreSQL cluster for tests and CI, and make sure the
-# `spyne` login role and its databases exist. Safe to run again, or from several
-# processes at once.
+# Start the machine's Debian PostgreSQL cluster for tests and CI, and make sure the two
+# login roles a deployment uses and their databases exist. Safe to run again, or from
+# several processes at once.
 #
-#   eval "$(scripts/start-postgres.sh)"            # exports SPYNE_TEST_PG_URL
+#   - the owner role (`spyne`, CREATEDB): runs the migrations (`spyne init`) and owns every
+#     catalog table; tests also use it to create and drop a database per test;
+#   - the application role (`spyne_app`, nothing more than LOGIN): what Spyne connects as;
+#     `spyne init` grants it read/insert/update on the catalog and it owns nothing.
+#
+#   eval "$(scripts/start-postgres.sh)"   # exports SPYNE_TEST_PG_URL (owner), SPYNE_TEST_PG_APP_URL
 #   scripts/start-postgres.sh spyne_test spyne_dagster   # more databases
 #
-# Only the export line goes to stdout; progress and errors go to stderr.
+# Only the export lines go to stdout; progress and errors go to stderr.
 # Install PostgreSQL first: apt-get install -y postgresql
 set -euo pipefail
 
 PG_ROLE="${SPYNE_PG_ROLE:-spyne}"
 PG_PASSWORD="${SPYNE_PG_PASSWORD:-spyne}"
+APP_ROLE="${SPYNE_PG_APP_ROLE:-spyne_app}"
+APP_PASSWORD="${SPYNE_PG_APP_PASSWORD:-spyne_app}"
 PG_HOST=127.0.0.1
 if [ "$#" -gt 0 ]; then DATABASES=("$@"); else DATABASES=(spyne_test); fi
 
@@ -68,16 +75,24 @@ done
 
 psql_admin() { as_postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PORT" -d postgres "$@"; }
 
-# Role: create or bring up to date (password and CREATEDB, which tests use for
-# throw-away databases). Tolerates a parallel run creating it first.
-ensure_role() {
-    psql_admin -v role="$PG_ROLE" -v pw="$PG_PASSWORD" >&2 <<'SQL'
+# Roles: create or bring up to date. The owner may create databases (tests use throw-away
+# ones) and signal backends, so dropping a test database can end the application role's
+# leftover sessions (and autovacuum, which PostgreSQL 15 counts as nobody's session). The
+# application role gets no attribute beyond LOGIN. Tolerates a parallel run creating them first.
+ensure_roles() {
+    psql_admin -v role="$PG_ROLE" -v pw="$PG_PASSWORD" -v app="$APP_ROLE" -v apppw="$APP_PASSWORD" >&2 <<'SQL'
+SET client_min_messages TO warning;
 SELECT format('CREATE ROLE %I LOGIN', :'role')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') \gexec
 SELECT format('ALTER ROLE %I LOGIN CREATEDB PASSWORD %L', :'role', :'pw') \gexec
+SELECT format('GRANT pg_signal_backend TO %I', :'role') \gexec
+SELECT format('CREATE ROLE %I LOGIN', :'app')
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'app') \gexec
+SELECT format('ALTER ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD %L', :'app', :'apppw') \gexec
 SQL
 }
-ensure_role || ensure_role || die "could not create or update role $PG_ROLE"
+[ "$PG_ROLE" != "$APP_ROLE" ] || die "the owner and application roles must differ (both are $PG_ROLE)"
+ensure_roles || ensure_roles || die "could not create or update roles $PG_ROLE and $APP_ROLE"
 
 for db in "${DATABASES[@]}"; do
     exists="$(psql_admin -At -v db="$db" <<'SQL'
@@ -97,3 +112,4 @@ SQL
 done
 
 echo "export SPYNE_TEST_PG_URL=postgresql://${PG_ROLE}:${PG_PASSWORD}@${PG_HOST}:${PORT}/${DATABASES[0]}"
+echo "export SPYNE_TEST_PG_APP_URL=postgresql://${APP_ROLE}:${APP_PASSWORD}@${PG_HOST}:${PORT}/${DATABASES[0]}"

@@ -32,11 +32,13 @@ _SQLITE_BEGIN = "spyne_sqlite_begin"
 PG_LOCK_MIGRATIONS = 0x5350_0001
 PG_LOCK_MODE = 0x5350_0002
 PG_LOCK_AUDIT = 0x5350_0003
+PG_LOCK_ADMINS = 0x5350_0004
 
 # SQLSTATEs: lock timeout, serialization failure, deadlock; connection and authentication.
 _PG_BUSY = {"55P03", "40001", "40P01"}
 _PG_UNDEFINED_TABLE = "42P01"
 _PG_VALUE_TOO_LONG = "22001"
+_PG_NO_PRIVILEGE = "42501"
 
 
 def database_url(url: str) -> sa.URL:
@@ -120,6 +122,14 @@ class Database:
             )
         if "no such table" in text or code == _PG_UNDEFINED_TABLE:
             return self.not_initialized("it has no schema")
+        if code == _PG_NO_PRIVILEGE:
+            first = str(exc.orig).strip().splitlines()[0]
+            return ConfigError(
+                f"the catalog role {self.url.username} may not do this ({first}): it was not "
+                "granted what Spyne needs. Run `spyne init` with SPYNE_CATALOG_OWNER_URL set to "
+                "the catalog's owner, which grants SPYNE_CATALOG_URL's role its rights",
+                details={"catalog": safe_url(self.url), "error": first},
+            )
         if code == _PG_VALUE_TOO_LONG:
             return ConfigError(
                 f"a value is longer than the catalog allows: {str(exc.orig).splitlines()[0]}",
@@ -160,8 +170,12 @@ class Database:
             details={"path": str(path), "error": message},
         )
 
+    def location(self) -> str:
+        """Where the catalog is, for messages: its file, or its URL without the password."""
+        return str(self.sqlite_path() or safe_url(self.url))
+
     def not_initialized(self, why: str) -> NotInitialized:
-        where = str(self.sqlite_path() or safe_url(self.url))
+        where = self.location()
         return NotInitialized(
             f"the catalog {where} is not a Spyne install: {why}. For a new install run "
             "`spyne init`; if it held data, restore it from a backup instead",

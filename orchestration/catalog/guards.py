@@ -44,21 +44,26 @@ INTENT_DATA_COLUMNS = (
 _OTHER_TABLES = ("run_grants",)
 
 
+# SQLAlchemy's dialect names where sqlglot spells them differently.
+_SQLGLOT_DIALECT = {"postgresql": "postgres"}
+
+
 def q(name: str, dialect: str) -> str:
     """An identifier quoted by sqlglot for the dialect (trigger DDL has no SQLAlchemy construct).
 
     sqlglot is imported here, not at module level: every command checks the guards' names,
-    only ``spyne init`` builds their DDL.
+    only ``spyne init`` builds their DDL. ``dialect`` may be SQLAlchemy's name
+    (``postgresql``) or sqlglot's (``postgres``).
     """
     from sqlglot import exp
 
-    return exp.to_identifier(name, quoted=True).sql(dialect=dialect)
+    return exp.to_identifier(name, quoted=True).sql(dialect=_SQLGLOT_DIALECT.get(dialect, dialect))
 
 
 def _literal(text: str, dialect: str) -> str:
     from sqlglot import exp
 
-    return exp.Literal.string(text).sql(dialect=dialect)
+    return exp.Literal.string(text).sql(dialect=_SQLGLOT_DIALECT.get(dialect, dialect))
 
 
 # A guard is a trigger: its name -> (the table it is on, its DDL).

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from orchestration.catalog.audit import append, now
-from orchestration.catalog.engine import Database
+from orchestration.catalog.engine import PG_LOCK_ADMINS, Database
 from orchestration.catalog.models import AuditOutcome, PrincipalRow
 from orchestration.catalog.snapshots import PrincipalInfo, principal_info
 from policies.errors import AuthenticationRequired, InvalidTransition, NotFound, ValidationFailed
@@ -109,9 +109,12 @@ class Principals:
     def disable(self, name: str, actor: str) -> PrincipalInfo:
         """Disable a principal's key for good (audited); rows stay so the audit keeps its actors.
 
-        The last enabled admin cannot be disabled: nobody could manage keys afterwards.
+        The last enabled admin cannot be disabled: nobody could manage keys afterwards. Disables
+        queue for one lock, so two admins disabling each other at once cannot both count the
+        other as still enabled (SQLite writers already queue).
         """
         with self._db.session(write=True) as s:
+            self._db.pg_lock(s, PG_LOCK_ADMINS)
             row = s.scalars(
                 sa.select(PrincipalRow).where(PrincipalRow.name == name).with_for_update()
             ).first()

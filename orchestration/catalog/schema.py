@@ -41,11 +41,13 @@ def create_private_file(path: Path) -> None:
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     except OSError as exc:
+        reason = exc.strerror or str(exc)
         raise StorageUnavailable(
-            f"cannot create the catalog file {path}: {exc.strerror}; choose a folder this user "
-            "can write (SPYNE_HOME or SPYNE_CATALOG_URL)",
-            details={"path": str(path), "error": exc.strerror},
-        ) from None
+            f"cannot create the catalog file {path}: its folder cannot be created or is not "
+            f"writable by this user ({reason}); pick another SPYNE_HOME or SPYNE_CATALOG_URL, "
+            "or fix the folder's permissions",
+            details={"path": str(path), "error": reason},
+        ) from exc
 
 
 def upgrade(db: Database, app_role: str | None = None) -> list[str]:
@@ -112,16 +114,17 @@ def check_ready(db: Database) -> None:
 def _refuse_revision(db: Database, found: object) -> None:
     if found is None:
         raise db.not_initialized("it has no schema")
+    where = db.location()
     if found in KNOWN_REVISIONS:
         raise NotInitialized(
-            f"the catalog's schema is at revision {found}; this Spyne needs {HEAD}: upgrade it "
-            "with `spyne init` (as the catalog owner on PostgreSQL)",
-            details={"revision": found, "needed": HEAD},
+            f"the catalog {where} is at schema revision {found}; this Spyne needs {HEAD}: "
+            "upgrade it with `spyne init` (as the catalog owner on PostgreSQL)",
+            details={"catalog": where, "revision": found, "needed": HEAD},
         )
     raise ConfigError(
-        f"the catalog's schema is at revision {found}, which this Spyne does not know "
+        f"the catalog {where} is at schema revision {found}, which this Spyne does not know "
         f"(it knows up to {HEAD}); run a newer Spyne",
-        details={"revision": found, "needed": HEAD},
+        details={"catalog": where, "revision": found, "needed": HEAD},
     )
 
 
