@@ -30,7 +30,7 @@ def test_bronze_and_silver_build_gate_and_publish_as_the_application_role(
     from orchestration.dagster_instance import dagster_instance
     from orchestration.definitions import LAYER_JOBS, defs
     from orchestration.demo import LayerReport, _promote_pending
-    from orchestration.lifecycle import Actor
+    from orchestration.identity import Actor
     from orchestration.run_identity import launch_tags
     from orchestration.runtime import build_runtime, runtime
     from orchestration.sample.generator import generate
