@@ -1,1 +1,1 @@
-"""Spyne orchestration: everything with I/O (Dagster, warehouse, catalog, CLI, API)."""
+"""Spyne orchestration: everything with I/O (Dagster, warehouse, catalog, CLI)."""

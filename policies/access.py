@@ -1,6 +1,6 @@
 """May this principal do this operation now? One answer for every surface that acts.
 
-The CLI, Dagster runs (launched by a person, a schedule or the UI) and the HTTP API all ask
+The CLI and Dagster runs (launched by a person, a schedule or the UI) both ask
 :func:`decide_access` before they write; it combines the identity, the role matrix and the
 system mode, so a refusal lists every reason at once.
 """

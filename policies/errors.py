@@ -1,8 +1,9 @@
-"""Typed refusals shared by every surface (CLI, API, Dagster).
+"""Typed refusals shared by every surface (CLI, Dagster).
 
 Each error has a stable ``code``, a sentence a person can act on, and ``details``
-naming the rule, column or role involved. The CLI prints them and exits non-zero;
-the API answers ``http_status`` with ``{"error": {"code", "message", "details"}}``.
+naming the rule, column or role involved. The CLI prints them and exits non-zero; Dagster
+shows them as a failed step with the code in its metadata. ``http_status`` is the status an
+HTTP surface answers with, ``{"error": {"code", "message", "details"}}`` (``to_dict``).
 """
 
 from __future__ import annotations

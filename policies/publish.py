@@ -30,7 +30,7 @@ class GateStatus(StrEnum):
 class PublishFacts:
     """What the publisher knows about one candidate version.
 
-    ``explicit`` is True when a person asked (CLI/API) and False for the automatic
+    ``explicit`` is True when a person asked (the CLI) and False for the automatic
     publish at the end of a run, which acts as the run's principal. ``actor_role`` is None
     when there is no valid identity. ``auto_publish`` is the policy's answer for this table
     (:meth:`PublishingPolicy.auto_publish_for`).

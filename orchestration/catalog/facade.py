@@ -1,4 +1,4 @@
-"""The catalog behind one object: the control plane every surface (CLI, API, Dagster) uses.
+"""The catalog behind one object: the control plane every surface (CLI, Dagster) uses.
 
 Each concern keeps its own state class (principals, modes, tables and versions, transitions,
 intents, run grants, the audit log), as SQLMesh composes its state sync; this facade only
@@ -100,9 +100,6 @@ class Catalog:
 
     def schema_revision(self) -> str | None:
         return schema.revision(self._db)
-
-    def needs_upgrade(self) -> bool:
-        return self.schema_revision() != schema.HEAD
 
     # -- principals -----------------------------------------------------------------------
     def create_principal(self, name: str, role: Role, created_by: str) -> tuple[PrincipalInfo, str]:

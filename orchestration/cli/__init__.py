@@ -1,4 +1,4 @@
-"""`spyne`: the command line for the operations Dagster runs and (later) the HTTP API use.
+"""`spyne`: the command line for the operations Dagster runs use too.
 
 Every command that reads or changes governed state needs an identity (SPYNE_API_KEY) whose
 role and the system mode the same policies check; refusals print a typed error and exit 1.

@@ -1,4 +1,4 @@
-"""Table lifecycle operations shared by the CLI, Dagster runs and (later) the HTTP API.
+"""Table lifecycle operations shared by the CLI and Dagster runs.
 
 Each operation gathers facts (catalog + warehouse), asks a pure policy, and only then acts;
 every write names an :class:`Actor` whose identity, role and the system mode are checked by
