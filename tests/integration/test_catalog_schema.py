@@ -70,7 +70,6 @@ def test_upgrade_twice_reaches_head_and_changes_nothing(catalog_urls: CatalogUrl
         c.audit("ada", "first", None, "recorded")
         assert c.upgrade() == []
         assert c.schema_revision() == HEAD
-        assert not c.needs_upgrade()
         c.check_ready()
         assert set(sa.inspect(c.engine).get_table_names()) >= ALL_TABLES
         assert [e.action for e in c.list_audit()] == ["first"]
