@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from orchestration.catalog.store import Catalog
 from orchestration.environment import POLICY_DEFAULTS_DIR, ensure_home, load_settings
-from orchestration.warehouse import DuckDBWarehouse
 from policies.errors import ConfigError
 from policies.publish import PublishingPolicy
 from policies.settings import SpyneSettings
 
 if TYPE_CHECKING:
+    # Imported when a runtime is built, not when this module is: loading the Dagster code
+    # location needs export_dbt_env, not SQLAlchemy, Alembic and DuckDB.
+    from orchestration.catalog import Catalog
     from orchestration.services import TableService
+    from orchestration.warehouse import DuckDBWarehouse
 
 
 def load_publishing_policy(home: Path) -> PublishingPolicy:
@@ -62,6 +64,9 @@ class Runtime:
 
 
 def build_runtime(s: SpyneSettings | None = None) -> Runtime:
+    from orchestration.catalog import Catalog
+    from orchestration.warehouse import DuckDBWarehouse
+
     s = s or load_settings()
     home = ensure_home(s)
     export_dbt_env(s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,13 @@ def suite_for(ref: TableRef) -> tuple[Any, str]:
     return suite_from_dbt_node(node, tests_for(node["unique_id"])), "generated from dbt"
 
 
-def run_table_gate(rt: Runtime, ref: TableRef, version: int | None = None) -> GateOutcome:
+def run_table_gate(
+    rt: Runtime,
+    ref: TableRef,
+    version: int | None = None,
+    dbt_tests: Sequence[Mapping[str, Any]] = (),
+) -> GateOutcome:
+    """The dbt tests of the build count too: one that failed or errored fails the gate."""
     info = rt.service().version(ref.canonical, version)
     suite, origin = suite_for(ref)
     docs = Path(rt.settings.gx_root)
@@ -41,11 +48,13 @@ def run_table_gate(rt: Runtime, ref: TableRef, version: int | None = None) -> Ga
         suite,
         data_docs_dir=docs,
     )
+    failing = [dict(t) for t in dbt_tests if t.get("status") in ("fail", "error")]
     rt.catalog.record_gate(
         ref.canonical,
         info.version,
-        "passed" if result.success else "failed",
-        result.to_dict() | {"suite": origin},
+        "passed" if result.success and not failing else "failed",
+        result.to_dict()
+        | {"suite": origin, "dbt_tests": [dict(t) for t in dbt_tests], "failed_dbt_tests": failing},
     )
     return GateOutcome(ref, info.version, result, origin)
 

@@ -19,10 +19,10 @@ def test_bronze_and_silver_build_gate_and_publish_with_postgres_catalog_and_run_
     monkeypatch.setenv("SPYNE_CATALOG_URL", pg_url)
     monkeypatch.setenv("SPYNE_DAGSTER_PG_URL", pg_url)
 
+    from orchestration.dagster_instance import dagster_instance
     from orchestration.definitions import LAYER_JOBS, defs
     from orchestration.demo import LayerReport, _promote_pending
     from orchestration.identity import bootstrap_admin
-    from orchestration.dagster_instance import dagster_instance
     from orchestration.runtime import runtime
     from orchestration.sample.generator import generate
     from policies.modes import SystemMode
