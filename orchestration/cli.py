@@ -7,7 +7,6 @@ role the policy checks; refusals print a typed error and exit non-zero.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,7 +18,6 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from orchestration.environment import DBT_PROJECT_DIR, REPO_ROOT
@@ -100,29 +98,11 @@ def demo(
 ) -> None:
     """Spyne's main job: generate the sample ERP, ingest to bronze, build silver and gold, gate and publish."""
     from orchestration.demo import run_demo
+    from orchestration.demo_view import DemoDisplay, summary_table
 
-    with (
-        refusals(),
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err_console,
-        ) as progress,
-    ):
-        task = progress.add_task("starting", total=None)
-        report = run_demo(rows, seed, progress=lambda msg: progress.update(task, description=msg))
-    table = Table(title="Spyne demo: ACTIVE tables per layer")
-    table.add_column("layer")
-    table.add_column("table")
-    table.add_column("rows", justify="right")
-    for layer in report.layers:
-        err_console.print(f"{layer.layer}: {layer.seconds:.1f}s")
-        for name, count in sorted(layer.tables.items()):
-            table.add_row(layer.layer, name, f"{count:,}")
-        for name, why in sorted(layer.blocked.items()):
-            table.add_row(layer.layer, name, f"[red]blocked[/]: {why}")
-    out.print(table)
+    with refusals(), DemoDisplay(err_console) as display:
+        report = run_demo(rows, seed, observer=display)
+    out.print(summary_table(report))
     out.print(
         f"warehouse: [bold]{report.warehouse}[/] (DuckDB)   source (READ_ONLY): {report.source}"
     )
@@ -135,7 +115,7 @@ def demo(
         )
         out.print(f"  export SPYNE_API_KEY={report.new_admin_key}")
     out.print(
-        "open the UI:  .venv/bin/dagster dev -w workspace.yaml   (then http://127.0.0.1:3000)"
+        "open the UI:  .venv/bin/spyne ui   (then http://127.0.0.1:3000; the demo's runs are under their jobs)"
     )
     if not report.ok:
         raise typer.Exit(1)
@@ -565,6 +545,7 @@ def gates_run(
 @docs_app.command("generate")
 def docs_generate() -> None:
     """Run `dbt docs generate` against this environment's warehouse."""
+    from orchestration.assets.project import dbt_executable
     from orchestration.environment import ensure_home, load_settings
     from orchestration.runtime import export_dbt_env
 
@@ -572,32 +553,60 @@ def docs_generate() -> None:
         s = load_settings()
         ensure_home(s)
         export_dbt_env(s)
-    dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
+    project = str(DBT_PROJECT_DIR)
     code = subprocess.call(
         [
-            dbt,
+            dbt_executable(),
             "docs",
             "generate",
             "--project-dir",
-            str(DBT_PROJECT_DIR),
+            project,
             "--profiles-dir",
-            str(DBT_PROJECT_DIR),
+            project,
             "--target",
             s.dbt_target,
         ]
     )
     if code == 0:
-        out.print(
-            f"serve it with: {dbt} docs serve --project-dir {DBT_PROJECT_DIR} --profiles-dir {DBT_PROJECT_DIR} --port 8080"
-        )
+        out.print("serve it with: .venv/bin/spyne docs serve   (then http://127.0.0.1:8080)")
     raise typer.Exit(code)
+
+
+@docs_app.command("serve")
+def docs_serve(
+    port: Annotated[int, typer.Option(help="Port of the docs site.")] = 8080,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open a web browser on it.")
+    ] = False,
+) -> None:
+    """Serve the dbt docs site (generating it first if needed) until Ctrl-C."""
+    from orchestration.assets.project import dbt_executable
+    from orchestration.environment import ensure_home, load_settings
+    from orchestration.processes import run_until_signalled
+    from orchestration.runtime import export_dbt_env
+
+    with refusals():
+        s = load_settings()
+        ensure_home(s)
+        export_dbt_env(s)
+    project = str(DBT_PROJECT_DIR)
+    dbt = dbt_executable()
+    target = ["--project-dir", project, "--profiles-dir", project, "--target", s.dbt_target]
+    if not (DBT_PROJECT_DIR / "target" / "catalog.json").exists():
+        code = subprocess.call([dbt, "docs", "generate", *target])
+        if code != 0:
+            raise typer.Exit(code)
+    out.print(f"dbt docs on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    command = [dbt, "docs", "serve", *target, "--port", str(port)]
+    raise typer.Exit(run_until_signalled([*command, "--browser" if browser else "--no-browser"]))
 
 
 @app.command()
 def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
-    """Start the Dagster UI on this repo's workspace.yaml (dagster dev)."""
-    from orchestration.dagster_instance import ensure_dagster_home
+    """Start the Dagster UI (dagster dev) on this repo's workspace and Spyne's instance, until Ctrl-C."""
+    from orchestration.dagster_instance import WORKSPACE_FILE, ensure_dagster_home
     from orchestration.environment import load_settings
+    from orchestration.processes import run_until_signalled
     from orchestration.runtime import export_dbt_env
 
     with refusals():
@@ -610,7 +619,11 @@ def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
         if (bin_dir / "dagster").exists()
         else (shutil.which("dagster") or "dagster")
     )
-    os.execv(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(port)])
+    # dagster dev runs from the repository so it finds workspace.yaml's module, and stops its
+    # webserver, daemon and code server itself when it gets the signal we forward.
+    raise typer.Exit(
+        run_until_signalled([dagster, "dev", "-w", str(WORKSPACE_FILE), "-p", str(port)])
+    )
 
 
 if __name__ == "__main__":
