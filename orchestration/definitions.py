@@ -21,16 +21,19 @@ from orchestration.assets.layers import all_layer_definitions
 from orchestration.assets.project import (
     dbt_executable,
     dbt_project,
-    freeze_for_process_lifetime,
+    kept_for_process_lifetime,
     tables_in,
 )
 from orchestration.assets.resources import SpyneResource
 from policies.naming import Layer
 
-# One job per layer that has tables (build, gates and publish); the demo runs them in order.
-LAYER_JOBS: dict[Layer, str] = {
-    layer: f"{layer.value}_layer" for layer in Layer if tables_in(layer)
-}
+with kept_for_process_lifetime():  # the bulk of the location: every spec, check and step
+    assets = all_layer_definitions()
+    # One job per layer that has tables (build, gates and publish); the demo runs them in order.
+    LAYER_JOBS: dict[Layer, str] = {
+        layer: f"{layer.value}_layer" for layer in Layer if tables_in(layer)
+    }
+
 layer_jobs = [
     define_asset_job(
         name,
@@ -79,7 +82,7 @@ daily = ScheduleDefinition(
 )
 
 defs = Definitions(
-    assets=all_layer_definitions(),
+    assets=assets,
     jobs=[spyne_job, *layer_jobs, spyne_janitor],
     schedules=[daily, janitor_schedule],
     resources={
@@ -94,7 +97,3 @@ defs = Definitions(
     # DuckDB allows one writer process at a time: run a job's steps in one process.
     executor=in_process_executor,
 )
-
-# Like the manifest, the definitions live as long as the process: keep full collections from
-# walking them again while Dagster resolves the jobs and snapshots the repository.
-freeze_for_process_lifetime()

@@ -24,12 +24,12 @@ from orchestration.assets.project import (
     bronze_tables,
     code_reference,
     dbt_project,
-    layer_specs,
     manifest,
     published_key,
     shadow_key,
 )
 from orchestration.assets.resources import SpyneResource
+from orchestration.assets.specs import layer_specs
 from orchestration.assets.steps import DRIFT_CHECK, GATE_CHECK, LayerStep
 from policies.naming import Layer, TableRef
 

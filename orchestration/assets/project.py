@@ -6,9 +6,8 @@ model reads from another layer is the canonical (published) asset, exactly as ``
 Bronze tables are dbt sources of source group ``bronze``; their ``meta.spyne.source`` names the
 READ_ONLY source table they are landed from.
 
-Loading stays close to plain dagster-dbt at any project size: the manifest is parsed once (by
-dagster-dbt's own cached reader), dbt selection runs once for the whole project, and every spec
-is derived once, inside one shared translator.
+The manifest is parsed once per process (by dagster-dbt's own cached reader), kept out of the
+garbage collector's way; the specs derived from it are in :mod:`orchestration.assets.specs`.
 """
 
 from __future__ import annotations
@@ -19,29 +18,19 @@ import os
 import shutil
 import sys
 import warnings
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import (
-    AssetCheckKey,
-    AssetCheckSpec,
-    AssetDep,
-    AssetKey,
-    AssetSpec,
-    BetaWarning,
-    CodeReferencesMetadataValue,
-    LocalFileCodeReference,
-)
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+from dagster import AssetKey, BetaWarning, CodeReferencesMetadataValue, LocalFileCodeReference
+from dagster_dbt import DbtProject
 from dagster_dbt.dbt_manifest import validate_manifest
 
 from orchestration import environment
 from orchestration.runtime import export_dbt_env
-from policies.errors import SpyneError
 from policies.naming import Layer, TableRef, parse_layer
 
 SHADOW = "shadow"
@@ -103,31 +92,34 @@ def dbt_project() -> DbtProject:
 
 @cache
 def manifest() -> Mapping[str, Any]:
-    """The parsed manifest, shared with dagster-dbt's own reader (parsed once per process).
+    """The parsed manifest, shared with dagster-dbt's own reader (parsed once per process)."""
+    with kept_for_process_lifetime():
+        return validate_manifest(dbt_project().manifest_path)
 
-    It holds millions of containers, none of them garbage, for the life of the process: the
-    collector is paused while it is parsed and the result frozen out of its reach, so full
-    collections stop traversing it again and again while Dagster builds the definitions
-    (about a second of a thousand-model load).
+
+@contextmanager
+def kept_for_process_lifetime() -> Iterator[None]:
+    """Build objects that live as long as the process without the garbage collector watching.
+
+    The manifest and the definitions are millions of containers, none of them garbage. With the
+    collector running, each full collection walks all of them again while they grow (more time
+    than parsing the manifest itself); paused while they are built, then frozen out of its reach,
+    they cost nothing more. Frozen objects are never collected, which is the point, except for
+    DuckDB's when it was imported first (the CLI, tests): its bindings report uncollected objects
+    at exit as leaks, so those processes hand everything back to the collector at exit (a full
+    collection there costs about a second at a thousand models; the code server never pays it).
     """
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
-        parsed = validate_manifest(dbt_project().manifest_path)
+        yield
     finally:
-        gc.enable()
-    freeze_for_process_lifetime()
-    return parsed
-
-
-def freeze_for_process_lifetime() -> None:
-    """Move every object alive now out of the collector's reach, until the process exits.
-
-    At exit they are handed back, so that extension objects (DuckDB's) are released in order.
-    """
-    gc.freeze()
-    if not _UNFREEZE_AT_EXIT:
-        atexit.register(gc.unfreeze)
-        _UNFREEZE_AT_EXIT.append(True)
+        gc.freeze()
+        if "duckdb" in sys.modules and not _UNFREEZE_AT_EXIT:
+            atexit.register(gc.unfreeze)
+            _UNFREEZE_AT_EXIT.append(True)
+        if was_enabled:
+            gc.enable()
 
 
 _UNFREEZE_AT_EXIT: list[bool] = []
@@ -170,147 +162,6 @@ def code_reference(path: Path | str, line: int | None = None) -> dict[str, Any]:
         }
 
 
-class SpyneTranslator(DagsterDbtTranslator):
-    """Shadow keys for models, canonical keys across layers; each spec derived exactly once.
-
-    dagster-dbt memoizes its own ``get_asset_spec`` but calls the override for every dependency;
-    the memo here keeps the cross-layer rewrite inside that one derivation.
-    """
-
-    def __init__(self) -> None:
-        # No source metadata on deps: it serves remapping sources by table name, which Spyne
-        # does not do, and every job that leaves bronze out compares it dep by dep. Code
-        # references come with the metadata (get_metadata), not as a second copy of each spec.
-        super().__init__(DagsterDbtTranslatorSettings(enable_source_metadata=False))
-        self._specs: dict[tuple[int, str, int], AssetSpec] = {}
-        self.unique_ids: dict[AssetKey, str] = {}
-
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return shadow_key(TableRef(model_layer(dbt_resource_props), dbt_resource_props["name"]))
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return str(dbt_resource_props["source_name"])
-        return model_layer(dbt_resource_props).value
-
-    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
-        metadata = super().get_metadata(dbt_resource_props)
-        path = dbt_resource_props.get("original_file_path")
-        if not path:
-            return metadata
-        return {**metadata, **code_reference(environment.DBT_PROJECT_DIR / path)}
-
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
-    ) -> AssetSpec:
-        memo = (id(manifest), unique_id, id(project))
-        spec = self._specs.get(memo)
-        if spec is None:
-            spec = super().get_asset_spec(manifest, unique_id, project)
-            deps = [
-                AssetDep(_published(d.asset_key, spec.key), partition_mapping=d.partition_mapping)
-                for d in spec.deps
-            ]
-            if any(d.asset_key != old.asset_key for d, old in zip(deps, spec.deps, strict=True)):
-                spec = spec.replace_attributes(deps=deps)
-            self._specs[memo] = spec
-            self.unique_ids[spec.key] = unique_id
-        return spec
-
-    def get_asset_check_spec(
-        self,
-        asset_spec: AssetSpec,
-        manifest: Mapping[str, Any],
-        unique_id: str,
-        project: DbtProject | None,
-    ) -> AssetCheckSpec | None:
-        check = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if check is None:
-            return None
-        extra = [AssetDep(_published(d.asset_key, asset_spec.key)) for d in check.additional_deps]
-        return check._replace(additional_deps=extra)
-
-
-def _published(dep: AssetKey, consumer: AssetKey) -> AssetKey:
-    """Across layers a model reads the canonical view, so it depends on the publish asset."""
-    if dep.path[-1] == SHADOW and dep.path[0] != consumer.path[0]:
-        return AssetKey(dep.path[:-1])
-    return dep
-
-
-@cache
-def translator() -> SpyneTranslator:
-    """The one translator every layer shares (its spec cache is the point)."""
-    return SpyneTranslator()
-
-
-@dataclass(frozen=True)
-class LayerSpecs:
-    """A dbt layer's model specs (shadow assets) and the dbt tests on them, as checks."""
-
-    assets: tuple[AssetSpec, ...]
-    checks: tuple[AssetCheckSpec, ...]
-
-    @property
-    def refs(self) -> list[TableRef]:
-        return sorted(ref_for_key(spec.key) for spec in self.assets)
-
-
-@cache
-def _dbt_specs() -> Mapping[Layer, LayerSpecs]:
-    """Every model's spec and the checks of its tests, through the translator, split by layer.
-
-    What @dbt_assets derives, minus dbt's selection engine: Spyne takes every model, and building
-    dbt's graph to select "all" costs more than the rest of the derivation at a thousand models.
-    """
-    m, t, project = manifest(), translator(), dbt_project()
-    child_map: Mapping[str, Sequence[str]] = m["child_map"]
-    assets: dict[Layer, list[AssetSpec]] = defaultdict(list)
-    checks: dict[Layer, dict[AssetCheckKey, AssetCheckSpec]] = defaultdict(dict)
-    for unique_id, node in m["nodes"].items():
-        if not is_table_model(node):
-            continue
-        spec = t.get_asset_spec(m, unique_id, project)
-        layer = model_layer(node)
-        assets[layer].append(spec)
-        for child in child_map.get(unique_id, ()):
-            if child.startswith("test."):
-                check = t.get_asset_check_spec(spec, m, child, project)
-                if check is not None:
-                    checks[layer][check.key] = check
-    return {
-        layer: LayerSpecs(tuple(assets[layer]), tuple(checks[layer].values()))
-        for layer in DBT_LAYERS
-    }
-
-
-def layer_specs(layer: Layer) -> LayerSpecs:
-    return _dbt_specs()[layer]
-
-
-def model_spec(ref: TableRef) -> AssetSpec:
-    key = shadow_key(ref)
-    for spec in layer_specs(ref.layer).assets:
-        if spec.key == key:
-            return spec
-    raise KeyError(ref.canonical)
-
-
-def upstream_tables(ref: TableRef) -> list[TableRef]:
-    """The tables a model reads through their canonical views (its cross-layer dependencies)."""
-    out = []
-    for dep in model_spec(ref).deps:
-        if dep.asset_key.path[-1] == SHADOW:
-            continue
-        try:
-            out.append(ref_for_key(dep.asset_key))
-        except SpyneError:  # a dbt source outside Spyne's layers
-            continue
-    return sorted(set(out))
-
-
 @dataclass(frozen=True)
 class BronzeTable:
     ref: TableRef
@@ -345,6 +196,8 @@ def bronze_tables(m: Mapping[str, Any] | None = None) -> list[BronzeTable]:
 
 def model_refs(layer: Layer, m: Mapping[str, Any] | None = None) -> list[TableRef]:
     if m is None:
+        from orchestration.assets.specs import layer_specs
+
         return layer_specs(layer).refs if layer in DBT_LAYERS else []
     return sorted(
         TableRef(layer, node["name"])

@@ -44,10 +44,9 @@ from orchestration.assets.project import (
     ref_for_key,
     shadow_key,
     tables_in,
-    translator,
-    upstream_tables,
 )
 from orchestration.assets.resources import SpyneResource, as_failure
+from orchestration.assets.specs import translator, upstream_tables
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
 from policies.naming import Layer, TableRef
