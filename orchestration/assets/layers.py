@@ -145,6 +145,7 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
     ) -> Iterator[Any]:
         step = LayerStep.start(context, spyne, layer)
         yield from step.dbt_build(dbt)
+        yield from step.dbt_retest(dbt)
         yield from step.gate()
         yield from step.publish()
         step.finish()

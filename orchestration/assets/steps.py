@@ -90,7 +90,6 @@ def first_promotion_hint(table: str) -> str:
 class Built:
     version: int
     metadata: dict[str, Any]
-    dbt_tests: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +100,7 @@ class LayerStep:
     rt: Runtime
     layer: Layer
     built: dict[TableRef, Built] = field(default_factory=dict)
+    tests: dict[TableRef, list[dict[str, Any]]] = field(default_factory=dict)  # dbt's, per table
     problems: list[str] = field(default_factory=list)
 
     @classmethod
@@ -159,21 +159,9 @@ class LayerStep:
         svc = self.rt.service()
         with self.rt.warehouse.hold():  # one warehouse connection for all the lookups, not one each
             versions = {ref.canonical: svc.allocate_version(ref) for ref in todo}
-        # Versions travel in the environment, not --vars, so dbt's partial parse stays valid.
-        os.environ[VERSIONS_ENV] = json.dumps(versions)
-        try:
-            invocation = dbt.cli(
-                ["build", "--indirect-selection", "buildable", *self._selection(todo)],
-                manifest=manifest(),
-                dagster_dbt_translator=translator(),
-                raise_on_error=False,
-                target_path=self._target_path(),
-            )
-            # dbt holds the DuckDB file for the whole invocation: buffer, then register versions.
-            events = list(invocation.stream())
-        finally:
-            os.environ.pop(VERSIONS_ENV, None)
-        _keep_partial_parse(invocation.target_path)
+        invocation, events = self._dbt(
+            dbt, ["build", "--indirect-selection", "buildable", *self._selection(todo)], versions
+        )
         with self.rt.warehouse.hold():
             for ref in todo:
                 if self.rt.warehouse.version_exists(ref, versions[ref.canonical]):
@@ -190,10 +178,49 @@ class LayerStep:
                 + (f": {error}" if error else "; see the dbt output of this step")
             )
 
-    def _target_path(self) -> Path:
+    def dbt_retest(self, dbt: DbtCliResource) -> Iterator[Any]:
+        """Checks asked without a build (from the UI) test the newest build again with dbt.
+
+        The gate counts the dbt tests of the version it judges; re-gating a version without
+        them would let a version whose tests failed pass on its expectations alone.
+        """
+        refs = sorted({ref_for_key(k.asset_key) for k in self.context.selected_asset_check_keys})
+        if self.selected_builds() or not refs:
+            return
+        svc = self.rt.service()
+        try:
+            versions = {ref.canonical: svc.newest_version(ref.canonical).version for ref in refs}
+        except SpyneError as err:  # nothing built yet: nothing to check
+            raise as_failure(err) from err
+        args = ["test", "--indirect-selection", "buildable", *self._selection(refs)]
+        _, events = self._dbt(dbt, args, versions)
+        yield from self._dagster_events(events)
+
+    def _dbt(
+        self, dbt: DbtCliResource, args: list[str], versions: Mapping[str, int]
+    ) -> tuple[Any, list[Any]]:
+        """One dbt invocation on the given versions (what ``ref()`` and the materialization use)."""
+        # Versions travel in the environment, not --vars, so dbt's partial parse stays valid.
+        os.environ[VERSIONS_ENV] = json.dumps(dict(versions))
+        try:
+            invocation = dbt.cli(
+                args,
+                manifest=manifest(),
+                dagster_dbt_translator=translator(),
+                raise_on_error=False,
+                target_path=self._target_path(args[0]),
+            )
+            # dbt holds the DuckDB file for the whole invocation: buffer, then act on it.
+            events = list(invocation.stream())
+        finally:
+            os.environ.pop(VERSIONS_ENV, None)
+        _keep_partial_parse(invocation.target_path)
+        return invocation, events
+
+    def _target_path(self, command: str) -> Path:
         """dbt's artifacts of this invocation, under SPYNE_HOME rather than in the repository."""
         run = self.context.run_id.split("-")[0]
-        return Path(self.rt.settings.home) / "dbt" / f"{run}-{self.layer.value}"
+        return Path(self.rt.settings.home) / "dbt" / f"{run}-{self.layer.value}-{command}"
 
     def _selection(self, todo: Sequence[TableRef]) -> list[str]:
         if set(todo) == set(tables_in(self.layer)):
@@ -212,9 +239,7 @@ class LayerStep:
                         asset_key=event.asset_key, metadata={**event.metadata, **built.metadata}
                     )
             elif isinstance(event, AssetCheckEvaluation):
-                ref = ref_for_key(event.asset_key)
-                if ref in self.built:
-                    self.built[ref].dbt_tests.append(_dbt_test(event))
+                self.tests.setdefault(ref_for_key(event.asset_key), []).append(_dbt_test(event))
                 if event.asset_check_key in self.context.selected_asset_check_keys:
                     yield AssetCheckResult(
                         asset_key=event.asset_key,
@@ -243,7 +268,7 @@ class LayerStep:
             built = self.built.get(ref)
             version = built.version if built else None
             if self.check_selected(ref, GATE_CHECK):
-                tests = built.dbt_tests if built else []
+                tests = self.tests.get(ref, [])
                 outcome = run_table_gate(self.rt, ref, version, dbt_tests=tests)
                 recorded = self.rt.catalog.get_version(ref.canonical, outcome.version)
                 failing = [t for t in tests if t["status"] in ("fail", "error")]

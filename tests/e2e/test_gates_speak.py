@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetCheckKey, AssetKey, DagsterEventType, DagsterInstance
 from typer.testing import CliRunner
 
 pytestmark = pytest.mark.slow
@@ -100,3 +100,18 @@ def test_a_failing_dbt_test_fails_its_table_gate_and_the_layer_still_publishes(
         (1, "passed"),
         (2, "failed"),
     ]
+
+    # the gate asked again on its own (as from the UI) tests the version again: still failed
+    from orchestration.definitions import defs
+
+    gate = AssetCheckKey(AssetKey(["silver", "customers", "shadow"]), "ge_gate")
+    again = (
+        defs.resolve_job_def("silver_layer")
+        .get_subset(asset_selection=set(), asset_check_selection={gate})
+        .execute_in_process(instance=instance, raise_on_error=False)
+    )
+    assert not again.success
+    newest = rt.service().newest_version("silver.customers")
+    assert (newest.version, newest.gate_status) == (2, "failed")
+    assert [t["name"] for t in (newest.gate_details or {})["failed_dbt_tests"]] == [FAILING_TEST]
+    assert rt.catalog.get_table("silver.customers").active_version == 1
