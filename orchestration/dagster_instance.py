@@ -73,7 +73,7 @@ def workspace_location(instance: DagsterInstance) -> Iterator[CodeLocation]:
         yield location
 
 
-def execute_job(
+def run_job(
     instance: DagsterInstance,
     location: CodeLocation,
     job_name: str,

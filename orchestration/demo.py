@@ -17,7 +17,7 @@ from typing import Protocol
 from dagster import DagsterInstance
 
 from orchestration.catalog import PrincipalInfo
-from orchestration.dagster_instance import dagster_instance, execute_job, workspace_location
+from orchestration.dagster_instance import dagster_instance, run_job, workspace_location
 from orchestration.identity import demo_admin
 from orchestration.runtime import Runtime, runtime
 from orchestration.sample.generator import generate
@@ -154,7 +154,7 @@ def run_demo(
             say.layer_step(layer.value, f"build, gates, publish (Dagster job {job_name})")
             # dbt's console output goes to the log file; the demo prints a summary instead.
             with log_path.open("a") as log, contextlib.redirect_stdout(log):
-                run = execute_job(instance, location, job_name, QUIET)
+                run = run_job(instance, location, job_name, QUIET)
             report.run_id = run.run_id
             say.layer_step(layer.value, f"promoting first versions as {admin.name}")
             _promote_pending(rt, admin, layer, report)

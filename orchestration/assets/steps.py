@@ -47,6 +47,7 @@ from orchestration.assets.project import (
 )
 from orchestration.assets.resources import SpyneResource, as_failure
 from orchestration.assets.specs import translator, upstream_tables
+from policies.decisions import Verdict
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
 from policies.naming import Layer, TableRef
@@ -335,7 +336,7 @@ class LayerStep:
         )
         log = (
             self.context.log.warning
-            if plan.decision.verdict.name == "BLOCK"
+            if plan.decision.verdict == Verdict.BLOCK
             else self.context.log.info
         )
         log(f"{table} v{plan.to_version} not published ({plan.decision.message}); {stays}")

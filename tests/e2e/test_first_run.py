@@ -58,10 +58,10 @@ def fresh(spyne_home: Path) -> Iterator[Install]:
 
 
 def test_the_daily_run_on_a_fresh_install_succeeds_and_names_what_waits(fresh: Install) -> None:
-    from orchestration.dagster_instance import execute_job
+    from orchestration.dagster_instance import run_job
 
     rt, instance, location = fresh.rt, fresh.instance, fresh.location
-    run = execute_job(instance, location, "spyne_daily")
+    run = run_job(instance, location, "spyne_daily")
     assert run.is_success, _messages(instance, run.run_id)
     # bronze was built and gated; silver and gold wait (Dagster skips them), nothing failed
     assert _steps(instance, run.run_id) == {
@@ -86,13 +86,13 @@ def test_the_daily_run_on_a_fresh_install_succeeds_and_names_what_waits(fresh: I
 
 
 def test_a_layer_job_builds_what_it_can_and_skips_what_waits(fresh: Install) -> None:
-    from orchestration.dagster_instance import execute_job
+    from orchestration.dagster_instance import run_job
 
     rt, instance, location, admin = fresh.rt, fresh.instance, fresh.location, fresh.admin
-    assert execute_job(instance, location, "bronze_layer").is_success
+    assert run_job(instance, location, "bronze_layer").is_success
 
     # nothing of bronze is ACTIVE: silver's job builds nothing, says why, and does not fail
-    run = execute_job(instance, location, "silver_layer")
+    run = run_job(instance, location, "silver_layer")
     assert run.is_success
     said = "\n".join(_messages(instance, run.run_id))
     assert (
@@ -104,7 +104,7 @@ def test_a_layer_job_builds_what_it_can_and_skips_what_waits(fresh: Install) -> 
 
     # once one bronze table is promoted, the model reading only it builds; the others still wait
     rt.service().promote(admin, "bronze.res_partner")
-    run = execute_job(instance, location, "silver_layer")
+    run = run_job(instance, location, "silver_layer")
     assert run.is_success, _messages(instance, run.run_id)
     silver = {t.name: t for t in rt.catalog.list_tables() if t.name.startswith("silver.")}
     assert list(silver) == ["silver.customers"]

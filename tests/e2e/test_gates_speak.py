@@ -34,7 +34,7 @@ def test_a_failing_dbt_test_fails_its_table_gate_and_the_layer_still_publishes(
     spyne_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from orchestration.cli import app
-    from orchestration.dagster_instance import execute_job, workspace_location
+    from orchestration.dagster_instance import run_job, workspace_location
     from orchestration.demo import run_demo
     from orchestration.identity import local_admin_key_file
     from orchestration.runtime import runtime
@@ -52,10 +52,10 @@ def test_a_failing_dbt_test_fails_its_table_gate_and_the_layer_still_publishes(
         con.execute("update res_partner set is_company = null where id = ? and write_date = ?", row)
 
     with workspace_location(instance) as location:
-        bronze = execute_job(instance, location, "bronze_layer")
+        bronze = run_job(instance, location, "bronze_layer")
         assert bronze.is_success  # bronze does not test is_company: v2 passes and publishes
         assert rt.catalog.get_table("bronze.res_partner").active_version == 2
-        run = execute_job(instance, location, "silver_layer")
+        run = run_job(instance, location, "silver_layer")
 
     # the run says something failed (the blocking check), after every table got its decision
     assert not run.is_success
