@@ -78,8 +78,14 @@ def run_job(
     location: CodeLocation,
     job_name: str,
     run_config: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> DagsterRun:
-    """Create a run of a job from the code location, as `dagster job launch` does, and run it here."""
+    """Create a run of a job from the code location, as `dagster job launch` does, and run it here.
+
+    ``run_id`` and ``tags`` are the run's own (e.g. who launched it), over the job's tags.
+    """
     from dagster._core.execution.api import execute_run
     from dagster._utils.hosted_user_process import recon_job_from_origin
 
@@ -91,10 +97,10 @@ def run_job(
     ).execution_plan_snapshot
     run = instance.create_run(
         job_name=job_name,
-        run_id=None,
+        run_id=run_id,
         run_config=config,
         status=None,
-        tags=remote_job.tags,
+        tags={**remote_job.tags, **(tags or {})},
         root_run_id=None,
         parent_run_id=None,
         step_keys_to_execute=plan.step_keys_to_execute,

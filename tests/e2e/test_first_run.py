@@ -61,8 +61,9 @@ def test_the_daily_run_on_a_fresh_install_succeeds_and_names_what_waits(fresh: I
     from orchestration.dagster_instance import run_job
 
     rt, instance, location = fresh.rt, fresh.instance, fresh.location
-    run = run_job(instance, location, "spyne_daily")
+    run = run_job(instance, location, "spyne_daily", tags={"spyne/launched_by": "test"})
     assert run.is_success, _messages(instance, run.run_id)
+    assert run.tags["spyne/launched_by"] == "test"
     # bronze was built and gated; silver and gold wait (Dagster skips them), nothing failed
     assert _steps(instance, run.run_id) == {
         "bronze_ingest": "STEP_SUCCESS",
