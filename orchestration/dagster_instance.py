@@ -1,17 +1,32 @@
-"""The Dagster instance for this environment: SQLite storage locally, PostgreSQL in ci/prod."""
+"""The Dagster instance for this environment, and runs launched the way the UI launches them.
+
+SQLite storage locally, PostgreSQL in ci/prod. Runs started from Spyne's own commands are
+created from the workspace's code location (the one `spyne ui` serves), so they carry the
+repository origin the UI files runs by: they show under their jobs, their assets and the
+Overview timeline like any run launched from the UI. They execute in this process.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from dagster import DagsterInstance
 
+from orchestration.environment import REPO_ROOT
 from policies.errors import ConfigError
 from policies.settings import Environment, SpyneSettings
 
+if TYPE_CHECKING:
+    from dagster._core.remote_representation.code_location import CodeLocation
+    from dagster._core.storage.dagster_run import DagsterRun
+
 DAGSTER_PG_ENV = "SPYNE_DAGSTER_PG_URL"
+WORKSPACE_FILE = REPO_ROOT / "workspace.yaml"
 
 
 def instance_config(s: SpyneSettings) -> dict[str, object]:
@@ -41,3 +56,67 @@ def ensure_dagster_home(s: SpyneSettings) -> Path:
 def dagster_instance(s: SpyneSettings) -> DagsterInstance:
     ensure_dagster_home(s)
     return DagsterInstance.get()
+
+
+@contextmanager
+def workspace_location(instance: DagsterInstance) -> Iterator[CodeLocation]:
+    """The workspace's code location, loaded in this process under the name the UI gives it."""
+    from dagster._core.remote_origin import InProcessCodeLocationOrigin
+    from dagster._core.workspace.load import location_origins_from_yaml_paths
+
+    (served,) = location_origins_from_yaml_paths([str(WORKSPACE_FILE)])
+    origin = InProcessCodeLocationOrigin(
+        loadable_target_origin=served.loadable_target_origin,  # type: ignore[attr-defined]
+        location_name=served.location_name,
+    )
+    with origin.create_location(instance) as location:
+        yield location
+
+
+def run_job(
+    instance: DagsterInstance,
+    location: CodeLocation,
+    job_name: str,
+    run_config: Mapping[str, Any] | None = None,
+    *,
+    run_id: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> DagsterRun:
+    """Create a run of a job from the code location, as `dagster job launch` does, and run it here.
+
+    ``run_id`` and ``tags`` are the run's own (e.g. who launched it), over the job's tags.
+    """
+    from dagster._core.execution.api import execute_run
+    from dagster._utils.hosted_user_process import recon_job_from_origin
+
+    (repository,) = location.get_repositories().values()
+    remote_job = repository.get_full_job(job_name)
+    config = dict(run_config or {})
+    plan = location.get_execution_plan(
+        remote_job, config, step_keys_to_execute=None, known_state=None, instance=instance
+    ).execution_plan_snapshot
+    run = instance.create_run(
+        job_name=job_name,
+        run_id=run_id,
+        run_config=config,
+        status=None,
+        tags={**remote_job.tags, **(tags or {})},
+        root_run_id=None,
+        parent_run_id=None,
+        step_keys_to_execute=plan.step_keys_to_execute,
+        execution_plan_snapshot=plan,
+        job_snapshot=remote_job.job_snapshot,
+        parent_job_snapshot=remote_job.parent_job_snapshot,
+        asset_selection=None,
+        asset_check_selection=None,
+        resolved_op_selection=remote_job.resolved_op_selection,
+        op_selection=None,
+        remote_job_origin=remote_job.get_remote_origin(),
+        job_code_origin=remote_job.get_python_origin(),
+        asset_graph=repository.asset_graph,
+    )
+    assert run.job_code_origin is not None
+    execute_run(recon_job_from_origin(run.job_code_origin), run, instance)
+    finished = instance.get_run_by_id(run.run_id)
+    assert finished is not None
+    return finished

@@ -1,4 +1,8 @@
-"""The one Dagster code location: every layer's assets, gates, a daily schedule and the main job."""
+"""The one Dagster code location: every layer's assets and gates, the jobs, their schedules.
+
+Jobs are declared by asset selection and resolved by Dagster when it loads the location,
+never here; nothing of the catalog or the warehouse is imported until a run needs it.
+"""
 
 from dagster import (
     AssetSelection,
@@ -11,22 +15,26 @@ from dagster import (
     job,
     op,
 )
-from dagster_dbt import DbtCliResource
 
+from orchestration.assets.dbt_resource import SpyneDbtCliResource
 from orchestration.assets.layers import all_layer_definitions
-from orchestration.assets.project import bronze_tables, dbt_executable, dbt_project, model_refs
+from orchestration.assets.project import (
+    dbt_executable,
+    dbt_project,
+    kept_for_process_lifetime,
+    tables_in,
+)
 from orchestration.assets.resources import SpyneResource, as_failure
 from policies.errors import SpyneError
 from policies.naming import Layer
 
-assets, checks = all_layer_definitions()
+with kept_for_process_lifetime():  # the bulk of the location: every spec, check and step
+    assets = all_layer_definitions()
+    # One job per layer that has tables (build, gates and publish); the demo runs them in order.
+    LAYER_JOBS: dict[Layer, str] = {
+        layer: f"{layer.value}_layer" for layer in Layer if tables_in(layer)
+    }
 
-# One job per layer that has tables (build + gates + publish); the demo runs them in order.
-LAYER_JOBS: dict[Layer, str] = {
-    layer: f"{layer.value}_layer"
-    for layer in Layer
-    if (bronze_tables() if layer == Layer.BRONZE else model_refs(layer))
-}
 layer_jobs = [
     define_asset_job(
         name,
@@ -79,12 +87,16 @@ daily = ScheduleDefinition(
 
 defs = Definitions(
     assets=assets,
-    asset_checks=checks,
     jobs=[spyne_job, *layer_jobs, spyne_janitor],
     schedules=[daily, janitor_schedule],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
-        "spyne": SpyneResource(),
+        "dbt": SpyneDbtCliResource(
+            project_dir=str(dbt_project().project_dir),
+            profiles_dir=str(dbt_project().profiles_dir),
+            target=dbt_project().target,
+            dbt_executable=dbt_executable(),
+        ),
+        "spyne": SpyneResource.from_environment(),
     },
     # DuckDB allows one writer process at a time: run a job's steps in one process.
     executor=in_process_executor,

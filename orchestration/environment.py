@@ -14,8 +14,9 @@ from policies.errors import StorageUnavailable
 from policies.settings import SpyneSettings, settings_from_mapping
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+# Another dbt project (and its suites) can be used without copying it into the repository.
+DBT_PROJECT_DIR = Path(os.environ.get("SPYNE_DBT_PROJECT_DIR") or REPO_ROOT / "dbt_project")
+EXPECTATIONS_DIR = Path(os.environ.get("SPYNE_EXPECTATIONS_DIR") or REPO_ROOT / "expectations")
 POLICY_DEFAULTS_DIR = REPO_ROOT / "policies" / "defaults"
 DEFAULT_HOME = REPO_ROOT / ".spyne"
 

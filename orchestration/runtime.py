@@ -13,12 +13,14 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.catalog import Catalog
 from orchestration.environment import POLICY_DEFAULTS_DIR, load_settings
 from policies.errors import ConfigError, NotInitialized
 from policies.settings import SpyneSettings
 
 if TYPE_CHECKING:
+    # Imported when a runtime is built, not when this module is: loading the Dagster code
+    # location needs export_dbt_env, not SQLAlchemy, Alembic and DuckDB.
+    from orchestration.catalog import Catalog
     from orchestration.identity import Actor
     from orchestration.lifecycle.service import TableService
     from orchestration.warehouse import DuckDBWarehouse
@@ -135,6 +137,8 @@ class Runtime:
 
 
 def open_catalog(s: SpyneSettings) -> Catalog:
+    from orchestration.catalog import Catalog
+
     return Catalog(s.catalog_url, owner_url=s.catalog_owner_url)
 
 

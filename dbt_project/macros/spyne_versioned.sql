@@ -4,10 +4,10 @@
   Publishing (pointing the canonical view at a version) is Spyne's gated promotion,
   not dbt's job, so a failed build or gate can never change what users see.
 
-  N is max(existing versions) + 1, raised to the number Spyne allocated in the catalog when
-  it passes them as JSON in the environment variable SPYNE_DBT_VERSIONS
-  ({"<layer>.<model>": N}). An environment variable read only at run time, not a --vars
-  value, so dbt's partial parsing stays valid from one build to the next.
+  N is the number Spyne allocated in its catalog, the one source of version numbers, passed as
+  JSON in the environment variable SPYNE_DBT_VERSIONS ({"<layer>.<model>": N}): an environment
+  variable read only at run time, not a --vars value, so dbt's partial parsing stays valid from
+  one build to the next. A model built without an allocated version (dbt run by hand) fails.
 -#}
 
 {% macro spyne_allocated_version(layer, identifier) -%}
@@ -41,10 +41,15 @@
 
 {% materialization spyne_versioned, default %}
   {%- set layer = this.schema -%}
-  {%- set existing = spyne_existing_versions(this.database, layer, this.identifier) -%}
-  {%- set allocated = spyne_allocated_version(layer, this.identifier) -%}
-  {%- set version = [(existing | max if existing else 0) + 1, allocated] | max -%}
+  {%- set version = spyne_allocated_version(layer, this.identifier) -%}
+  {%- if version < 1 -%}
+    {{ exceptions.raise_compiler_error(
+        "spyne: no version was allocated for " ~ layer ~ "." ~ this.identifier
+        ~ ". Versions come from Spyne's catalog: build it through Spyne (its layer job in"
+        ~ " Dagster, or `spyne demo`), not with dbt alone.") }}
+  {%- endif -%}
   {%- set target_relation = spyne_version_relation(this.database, layer, this.identifier, version) -%}
+  {%- set grant_config = config.get('grants') -%}
 
   {% do adapter.create_schema(target_relation) %}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
@@ -55,6 +60,9 @@
   {%- endcall %}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
+  {#- As dbt's table materialization does, on the version: a new relation has nothing to revoke. -#}
+  {% do apply_grants(target_relation, grant_config, should_revoke=False) %}
+  {% do persist_docs(target_relation, model) %}
   {{ adapter.commit() }}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ log('spyne: built ' ~ target_relation ~ ' (version ' ~ version ~ ')', info=True) }}
@@ -62,10 +70,19 @@
   {{ return({'relations': [target_relation]}) }}
 {% endmaterialization %}
 
-{#- Created once per invocation, before threads start: concurrent CREATE SCHEMA conflicts on DuckDB. -#}
+{#-
+  Created once per invocation, before threads start: concurrent CREATE SCHEMA conflicts on DuckDB.
+  The layer schemas are those of the project's models (a model's schema is its layer).
+-#}
 {% macro spyne_create_layer_schemas() -%}
   {%- if execute -%}
-    {%- for layer in ['silver', 'joins', 'gold'] -%}
+    {%- set layers = [] -%}
+    {%- for node in graph.nodes.values() -%}
+      {%- if node.resource_type == 'model' and node.schema not in layers -%}
+        {%- do layers.append(node.schema) -%}
+      {%- endif -%}
+    {%- endfor -%}
+    {%- for layer in layers | sort -%}
       {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=layer)) -%}
       {%- do adapter.create_schema(api.Relation.create(database=target.database, schema=spyne_shadow_schema(layer))) -%}
     {%- endfor -%}

@@ -5,34 +5,46 @@ A dbt model in ``models/<layer>/`` is the *build* of a promotable table, so its 
 model reads from another layer is the canonical (published) asset, exactly as ``ref()`` resolves.
 Bronze tables are dbt sources of source group ``bronze``; their ``meta.spyne.source`` names the
 READ_ONLY source table they are landed from.
+
+The manifest is parsed once per process (by dagster-dbt's own cached reader), kept out of the
+garbage collector's way; the specs derived from it are in :mod:`orchestration.assets.specs`.
 """
 
 from __future__ import annotations
 
-import json
+import atexit
+import gc
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetCheckSpec, AssetDep, AssetKey, AssetSpec
-from dagster_dbt import DagsterDbtTranslator, DbtProject
+from dagster import AssetKey, BetaWarning, CodeReferencesMetadataValue, LocalFileCodeReference
+from dagster_dbt import DbtProject
+from dagster_dbt.dbt_manifest import validate_manifest
 
-from orchestration.environment import DBT_PROJECT_DIR, load_settings
+from orchestration import environment
 from orchestration.runtime import export_dbt_env
 from policies.naming import Layer, TableRef, parse_layer
 
 SHADOW = "shadow"
 SOURCE_SYSTEM = "erp"
+# Layers built by dbt, in build order; bronze is landed by Spyne's ingestion.
+DBT_LAYERS: tuple[Layer, ...] = tuple(layer for layer in Layer if layer != Layer.BRONZE)
 
 
 def _settings_target() -> str:
-    s = load_settings()
+    s = environment.load_settings()
     export_dbt_env(s)
+    # Runs read SPYNE_HOME through SpyneResource's EnvVar; a code server started without it
+    # still resolves the same default home as the CLI.
+    os.environ.setdefault("SPYNE_HOME", s.home)
     return s.dbt_target
 
 
@@ -64,11 +76,13 @@ def _put_dbt_on_path() -> None:
         os.environ["PATH"] = f"{bin_dir}{os.pathsep}{path}"
 
 
-@lru_cache(maxsize=1)
+@cache
 def dbt_project() -> DbtProject:
+    """The dbt project at SPYNE_DBT_PROJECT_DIR (default: the repository's dbt_project/)."""
     _put_dbt_on_path()
+    project_dir = environment.DBT_PROJECT_DIR
     project = DbtProject(
-        project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target=_settings_target()
+        project_dir=project_dir, profiles_dir=project_dir, target=_settings_target()
     )
     project.prepare_if_dev()
     if not project.manifest_path.exists():
@@ -76,9 +90,39 @@ def dbt_project() -> DbtProject:
     return project
 
 
-@lru_cache(maxsize=1)
-def manifest() -> dict[str, Any]:
-    return json.loads(dbt_project().manifest_path.read_text())
+@cache
+def manifest() -> Mapping[str, Any]:
+    """The parsed manifest, shared with dagster-dbt's own reader (parsed once per process)."""
+    with kept_for_process_lifetime():
+        return validate_manifest(dbt_project().manifest_path)
+
+
+@contextmanager
+def kept_for_process_lifetime() -> Iterator[None]:
+    """Build objects that live as long as the process without the garbage collector watching.
+
+    The manifest and the definitions are millions of containers, none of them garbage. With the
+    collector running, each full collection walks all of them again while they grow (more time
+    than parsing the manifest itself); paused while they are built, then frozen out of its reach,
+    they cost nothing more. Frozen objects are never collected, which is the point, except for
+    DuckDB's when it was imported first (the CLI, tests): its bindings report uncollected objects
+    at exit as leaks, so those processes hand everything back to the collector at exit (a full
+    collection there costs about a second at a thousand models; the code server never pays it).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if "duckdb" in sys.modules and not _UNFREEZE_AT_EXIT:
+            atexit.register(gc.unfreeze)
+            _UNFREEZE_AT_EXIT.append(True)
+        if was_enabled:
+            gc.enable()
+
+
+_UNFREEZE_AT_EXIT: list[bool] = []
 
 
 def shadow_key(ref: TableRef) -> AssetKey:
@@ -97,6 +141,25 @@ def ref_for_key(key: AssetKey) -> TableRef:
 def model_layer(props: Mapping[str, Any]) -> Layer:
     """The folder under models/ decides the layer (fqn = [project, layer, ..., name])."""
     return parse_layer(props["fqn"][1])
+
+
+def is_table_model(props: Mapping[str, Any]) -> bool:
+    """A dbt model that is a promotable table (every model except ephemeral ones)."""
+    return (
+        props["resource_type"] == "model"
+        and (props.get("config") or {}).get("materialized") != "ephemeral"
+    )
+
+
+def code_reference(path: Path | str, line: int | None = None) -> dict[str, Any]:
+    """Where an asset is defined, for the UI; put on a spec when it is made, never copied after."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)  # code references are beta in Dagster
+        return {
+            "dagster/code_references": CodeReferencesMetadataValue(
+                code_references=[LocalFileCodeReference(file_path=str(path), line_number=line)]
+            )
+        }
 
 
 @dataclass(frozen=True)
@@ -132,20 +195,31 @@ def bronze_tables(m: Mapping[str, Any] | None = None) -> list[BronzeTable]:
 
 
 def model_refs(layer: Layer, m: Mapping[str, Any] | None = None) -> list[TableRef]:
-    m = manifest() if m is None else m
-    refs = [
+    if m is None:
+        from orchestration.assets.specs import layer_specs
+
+        return layer_specs(layer).refs if layer in DBT_LAYERS else []
+    return sorted(
         TableRef(layer, node["name"])
         for node in m["nodes"].values()
-        if node["resource_type"] == "model" and model_layer(node) == layer
-    ]
-    return sorted(refs)
+        if is_table_model(node) and model_layer(node) == layer
+    )
+
+
+def tables_in(layer: Layer) -> list[TableRef]:
+    return [t.ref for t in bronze_tables()] if layer == Layer.BRONZE else model_refs(layer)
+
+
+def gated_tables() -> list[TableRef]:
+    """Every promotable table, layer by layer in build order: what gets a suite and a gate."""
+    return [ref for layer in Layer for ref in tables_in(layer)]
 
 
 def node_for(ref: TableRef, m: Mapping[str, Any] | None = None) -> dict[str, Any]:
     m = manifest() if m is None else m
     if ref.layer == Layer.BRONZE:
         for source in m["sources"].values():
-            if source["source_name"] == "bronze" and source["name"] == ref.name:
+            if source["source_name"] == Layer.BRONZE.value and source["name"] == ref.name:
                 return dict(source)
     for node in m["nodes"].values():
         if (
@@ -161,8 +235,9 @@ def tests_for(unique_id: str, m: Mapping[str, Any] | None = None) -> list[dict[s
     m = manifest() if m is None else m
     # Tests on models name them in attached_node; tests on sources only in depends_on.nodes.
     out = []
-    for n in m["nodes"].values():
-        if n["resource_type"] != "test":
+    for child in m["child_map"].get(unique_id, ()):
+        n = m["nodes"].get(child)
+        if n is None or n["resource_type"] != "test":
             continue
         attached = n.get("attached_node")
         if attached == unique_id or (
@@ -170,45 +245,3 @@ def tests_for(unique_id: str, m: Mapping[str, Any] | None = None) -> list[dict[s
         ):
             out.append(dict(n))
     return out
-
-
-class SpyneTranslator(DagsterDbtTranslator):
-    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
-        if dbt_resource_props["resource_type"] == "source":
-            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return shadow_key(TableRef(model_layer(dbt_resource_props), dbt_resource_props["name"]))
-
-    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "source":
-            return str(dbt_resource_props["source_name"])
-        return model_layer(dbt_resource_props).value
-
-    def get_asset_spec(
-        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
-    ) -> AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        deps = [
-            AssetDep(_published(dep.asset_key, spec.key), partition_mapping=dep.partition_mapping)
-            for dep in spec.deps
-        ]
-        return spec.replace_attributes(deps=deps)
-
-    def get_asset_check_spec(
-        self,
-        asset_spec: AssetSpec,
-        manifest: Mapping[str, Any],
-        unique_id: str,
-        project: DbtProject | None,
-    ) -> AssetCheckSpec | None:
-        check = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
-        if check is None:
-            return None
-        extra = [AssetDep(_published(d.asset_key, asset_spec.key)) for d in check.additional_deps]
-        return check._replace(additional_deps=extra)
-
-
-def _published(dep: AssetKey, consumer: AssetKey) -> AssetKey:
-    """Across layers a model reads the canonical view, so it depends on the publish asset."""
-    if dep.path[-1] == SHADOW and dep.path[0] != consumer.path[0]:
-        return AssetKey(dep.path[:-1])
-    return dep

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from orchestration.cli.common import (
     actor,
@@ -21,7 +20,7 @@ from orchestration.cli.common import (
     styled,
     table,
 )
-from orchestration.environment import DBT_PROJECT_DIR, REPO_ROOT
+from orchestration.environment import DBT_PROJECT_DIR
 
 sample_app = new_app("The deterministic sample ERP source.")
 docs_app = new_app("dbt docs site.")
@@ -34,29 +33,16 @@ def demo(
     seed: Annotated[int, typer.Option(help="Seed of the sample generator.")] = 42,
 ) -> None:
     """Spyne's main job: generate the sample ERP, ingest to bronze, build silver and gold, gate and publish."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    import time
 
+    started = time.monotonic()  # before loading Spyne and Dagster: "in all" means in all
     from orchestration.demo import run_demo
+    from orchestration.demo_view import DemoDisplay, summary_table
 
-    with (
-        refusals(),
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            TimeElapsedColumn(),
-            console=err_console,
-        ) as progress,
-    ):
-        task = progress.add_task("starting", total=None)
-        report = run_demo(rows, seed, progress=lambda msg: progress.update(task, description=msg))
-    result_rows: list[list[object]] = []
-    for layer in report.layers:
-        err_console.print(f"{layer.layer}: {layer.seconds:.1f}s")
-        for name, count in sorted(layer.tables.items()):
-            result_rows.append([layer.layer, name, f"{count:,}"])
-        for name, why in sorted(layer.blocked.items()):
-            result_rows.append([layer.layer, name, Text(f"blocked: {why}", style="red")])
-    out.print(table("Spyne demo: ACTIVE tables per layer", ["layer", "table", "rows"], result_rows))
+    with refusals(), DemoDisplay(err_console) as display:
+        report = run_demo(rows, seed, observer=display)
+    total = time.monotonic() - started
+    out.print(summary_table(report, total))
     out.print(
         styled(
             "warehouse: ",
@@ -65,7 +51,7 @@ def demo(
         )
     )
     out.print(
-        f"done in {report.seconds:.1f}s; Dagster runs: {', '.join(report.run_ids)}; "
+        f"done in {total:.1f}s; Dagster runs: {', '.join(report.run_ids)}; "
         f"dbt output: {report.log_path}"
     )
     if report.new_admin_key:
@@ -73,7 +59,10 @@ def demo(
             "a first admin was created for this install; its key is in $SPYNE_HOME/admin.key:"
         )
         out.print(f"  export SPYNE_API_KEY={report.new_admin_key}")
-    out.print("open the UI:  .venv/bin/spyne ui   (then http://127.0.0.1:3000)")
+    out.print(
+        "open the UI:  .venv/bin/spyne ui   "
+        "(then http://127.0.0.1:3000; the demo's runs are under their jobs)"
+    )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -111,6 +100,7 @@ def sample_generate(
 @docs_app.command("generate")
 def docs_generate() -> None:
     """Run `dbt docs generate` against this environment's warehouse."""
+    from orchestration.assets.project import dbt_executable
     from orchestration.environment import ensure_home, load_settings
     from orchestration.runtime import export_dbt_env
 
@@ -118,34 +108,59 @@ def docs_generate() -> None:
         s = load_settings()
         ensure_home(s)
         export_dbt_env(s)
-    dbt = shutil.which("dbt") or str(Path(sys.executable).parent / "dbt")
+    project = str(DBT_PROJECT_DIR)
     code = subprocess.call(
         [
-            dbt,
+            dbt_executable(),
             "docs",
             "generate",
             "--project-dir",
-            str(DBT_PROJECT_DIR),
+            project,
             "--profiles-dir",
-            str(DBT_PROJECT_DIR),
+            project,
             "--target",
             s.dbt_target,
         ]
     )
     if code == 0:
-        out.print(
-            f"serve it with: {dbt} docs serve --project-dir {DBT_PROJECT_DIR} "
-            f"--profiles-dir {DBT_PROJECT_DIR} --port 8080"
-        )
+        out.print("serve it with: .venv/bin/spyne docs serve   (then http://127.0.0.1:8080)")
     raise typer.Exit(code)
 
 
-def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
-    """Start the Dagster UI on this repo's workspace.yaml (dagster dev)."""
-    import os
+@docs_app.command("serve")
+def docs_serve(
+    port: Annotated[int, typer.Option(help="Port of the docs site.")] = 8080,
+    browser: Annotated[
+        bool, typer.Option("--browser/--no-browser", help="Open a web browser on it.")
+    ] = False,
+) -> None:
+    """Serve the dbt docs site (generating it first if needed) until Ctrl-C."""
+    from orchestration.assets.project import dbt_executable
+    from orchestration.environment import ensure_home, load_settings
+    from orchestration.processes import run_until_signalled
+    from orchestration.runtime import export_dbt_env
 
-    from orchestration.dagster_instance import ensure_dagster_home
+    with refusals():
+        s = load_settings()
+        ensure_home(s)
+        export_dbt_env(s)
+    project = str(DBT_PROJECT_DIR)
+    dbt = dbt_executable()
+    target = ["--project-dir", project, "--profiles-dir", project, "--target", s.dbt_target]
+    if not (DBT_PROJECT_DIR / "target" / "catalog.json").exists():
+        code = subprocess.call([dbt, "docs", "generate", *target])
+        if code != 0:
+            raise typer.Exit(code)
+    out.print(f"dbt docs on http://127.0.0.1:{port} (Ctrl-C stops it)")
+    command = [dbt, "docs", "serve", *target, "--port", str(port)]
+    raise typer.Exit(run_until_signalled([*command, "--browser" if browser else "--no-browser"]))
+
+
+def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
+    """Start the Dagster UI (dagster dev) on this repo's workspace and Spyne's instance, until Ctrl-C."""
+    from orchestration.dagster_instance import WORKSPACE_FILE, ensure_dagster_home
     from orchestration.environment import load_settings
+    from orchestration.processes import run_until_signalled
     from orchestration.runtime import export_dbt_env
 
     with refusals():
@@ -158,4 +173,8 @@ def ui(port: Annotated[int, typer.Option()] = 3000) -> None:
         if (bin_dir / "dagster").exists()
         else (shutil.which("dagster") or "dagster")
     )
-    os.execv(dagster, [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-p", str(port)])
+    # dagster dev runs from the repository so it finds workspace.yaml's module, and stops its
+    # webserver, daemon and code server itself when it gets the signal we forward.
+    raise typer.Exit(
+        run_until_signalled([dagster, "dev", "-w", str(WORKSPACE_FILE), "-p", str(port)])
+    )

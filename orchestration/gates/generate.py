@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestration.assets.project import bronze_tables, model_refs, node_for, tests_for
+from orchestration.assets.project import gated_tables, node_for, tests_for
 from orchestration.gates.suites import (
     load_suite,
     merge_suites,
@@ -13,19 +13,12 @@ from orchestration.gates.suites import (
     suite_path,
     write_suite,
 )
-from policies.naming import Layer, TableRef
-
-
-def gated_refs() -> list[TableRef]:
-    return [t.ref for t in bronze_tables()] + [
-        ref for layer in Layer if layer != Layer.BRONZE for ref in model_refs(layer)
-    ]
 
 
 def write_suites(force: bool = False) -> Iterator[tuple[Path, bool]]:
     """(path, written) per gated table; existing suites are refreshed only with ``force``,
     keeping the expectations people wrote by hand."""
-    for ref in gated_refs():
+    for ref in gated_tables():
         path = suite_path(ref.layer.value, ref.name)
         if path.exists() and not force:
             yield path, False

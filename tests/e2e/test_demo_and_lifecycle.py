@@ -10,7 +10,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, RunsFilter
 from sqlglot import exp
 
 from orchestration.identity import Actor
@@ -40,8 +40,20 @@ def test_demo_builds_every_layer_and_gold_reconciles(spyne_home: Path) -> None:
     from orchestration.runtime import runtime
     from orchestration.sample.reconcile import source_metrics
 
-    report = run_demo(lines=1500, seed=7, instance=DagsterInstance.ephemeral())
+    instance = DagsterInstance.ephemeral()
+    report = run_demo(lines=1500, seed=7, instance=instance)
     assert report.ok, [(layer.layer, layer.blocked) for layer in report.layers]
+    # the demo's runs are runs of the workspace's jobs, as if launched from the UI
+    runs = [instance.get_run_by_id(run_id) for run_id in report.run_ids]
+    assert [r.job_name for r in runs if r] == ["bronze_layer", "silver_layer", "gold_layer"]
+    for run in runs:
+        assert run is not None and run.remote_job_origin is not None
+        assert run.remote_job_origin.location_name == "orchestration.definitions:defs"
+    filed = instance.get_runs(
+        RunsFilter(tags={".dagster/repository": "__repository__@orchestration.definitions:defs"})
+    )
+    assert {r.run_id for r in filed} == set(report.run_ids)
+    assert all(layer.promoted and layer.seconds > 0 for layer in report.layers)
     assert [layer.layer for layer in report.layers][:2] == ["bronze", "silver"]
     assert report.layers[-1].layer == "gold"
     assert {"gold.customer_revenue", "gold.daily_sales", "gold.open_invoices"} <= set(

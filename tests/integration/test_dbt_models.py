@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -47,9 +49,20 @@ def _load_bronze(source: Path, warehouse: Path) -> None:
         con.close()
 
 
-def _dbt(tmp: Path, warehouse: Path, *args: str, extra_vars: str = "") -> dbtRunnerResult:
+def _dbt(
+    tmp: Path,
+    warehouse: Path,
+    *args: str,
+    extra_vars: str = "",
+    versions: Mapping[str, int] | None = None,
+) -> dbtRunnerResult:
+    """dbt as Spyne runs it: the versions it may build are allocated (here by the test)."""
     variables = "{" + extra_vars + "}"
-    env = {"SPYNE_WAREHOUSE_PATH": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    env = {
+        "SPYNE_WAREHOUSE_PATH": str(warehouse),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "SPYNE_DBT_VERSIONS": json.dumps(dict(versions or {})),
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -124,11 +137,19 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         "--select",
         "path:models/silver",
         "--indirect-selection",
-        "cautious",
+        "buildable",
+        versions={f"silver.{t}": 1 for t in SILVER},
     )
     _publish(warehouse, Layer.SILVER, SILVER, 1)
     gold = _dbt(
-        tmp, warehouse, "build", "--select", "path:models/gold", "--indirect-selection", "cautious"
+        tmp,
+        warehouse,
+        "build",
+        "--select",
+        "path:models/gold",
+        "--indirect-selection",
+        "buildable",
+        versions={f"gold.{t}": 1 for t in GOLD},
     )
     _publish(warehouse, Layer.GOLD, GOLD, 1)
     return Build(source, warehouse, tmp, (silver, gold))
@@ -159,24 +180,47 @@ def test_models_land_as_versions_behind_canonical_views(build: Build) -> None:
     } | {("gold__shadow", f"{t}__v1") for t in GOLD}
 
 
-def test_a_rebuild_writes_a_new_version_and_leaves_the_canonical_view_alone(build: Build) -> None:
+def test_a_rebuild_writes_the_allocated_version_and_leaves_the_canonical_view_alone(
+    build: Build,
+) -> None:
+    products = TableRef(Layer.SILVER, "products")
     before = _one(build.warehouse, "select count(*) from silver.products")
-    again = _dbt(build.tmp, build.warehouse, "run", "--select", "products")
+    again = _dbt(
+        build.tmp, build.warehouse, "run", "--select", "products", versions={"silver.products": 7}
+    )
     assert again.success, again.exception
-    assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [1, 2]
-    assert DuckDBWarehouse(build.warehouse).view_version(TableRef(Layer.SILVER, "products")) == 1
+    # the catalog's number, not max + 1 of what the warehouse holds
+    assert DuckDBWarehouse(build.warehouse).versions(products) == [1, 7]
+    assert DuckDBWarehouse(build.warehouse).view_version(products) == 1
     assert _one(build.warehouse, "select count(*) from silver.products") == before
-    os.environ["SPYNE_DBT_VERSIONS"] = '{"silver.products": 7}'
-    try:
-        allocated = _dbt(build.tmp, build.warehouse, "run", "--select", "products")
-    finally:
-        del os.environ["SPYNE_DBT_VERSIONS"]
-    assert allocated.success, allocated.exception
-    assert DuckDBWarehouse(build.warehouse).versions(TableRef(Layer.SILVER, "products")) == [
-        1,
-        2,
-        7,
-    ]
+
+
+def test_a_build_without_an_allocated_version_fails_naming_the_model(build: Build) -> None:
+    """dbt run by hand, outside Spyne: no version number can be made up."""
+    products = TableRef(Layer.SILVER, "products")
+    held = DuckDBWarehouse(build.warehouse).versions(products)
+    alone = _dbt(build.tmp, build.warehouse, "run", "--select", "products")
+    assert not alone.success
+    assert alone.result is not None
+    (failed,) = [r for r in alone.result.results if r.node.resource_type == "model"]
+    assert "no version was allocated for silver.products" in str(failed.message)
+    assert DuckDBWarehouse(build.warehouse).versions(products) == held
+
+
+def test_descriptions_reach_the_warehouse_as_comments_on_each_version(build: Build) -> None:
+    """persist_docs, as dbt's table materialization does it, on the version table."""
+    (table_comment,) = _one(
+        build.warehouse,
+        "select comment from duckdb_tables() "
+        "where schema_name = 'silver__shadow' and table_name = 'customers__v1'",
+    )
+    assert table_comment.startswith("ERP partners that are customers")
+    (column_comment,) = _one(
+        build.warehouse,
+        "select comment from duckdb_columns() where schema_name = 'silver__shadow' "
+        "and table_name = 'customers__v1' and column_name = 'customer_id'",
+    )
+    assert column_comment == "Partner id in the ERP."
 
 
 def test_silver_keeps_one_latest_row_per_id(build: Build) -> None:
