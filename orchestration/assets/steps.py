@@ -108,7 +108,16 @@ class LayerStep:
 
     @classmethod
     def start(cls, context: AssetExecutionContext, spyne: SpyneResource, layer: Layer) -> LayerStep:
-        return cls(context, spyne.runtime(), layer, spyne.actor(context))
+        """Who acts, and whether they may build this layer now: refused before anything runs."""
+        from orchestration.lifecycle.builds import build_operation
+
+        step = cls(context, spyne.runtime(), layer, spyne.actor(context))
+        if step.selected_builds():
+            try:
+                step.rt.require(step.actor, build_operation(layer), f"{layer.value} layer")
+            except SpyneError as err:
+                raise as_failure(err) from err
+        return step
 
     # -- what was asked ---------------------------------------------------------------------
     def selected_builds(self) -> list[TableRef]:
@@ -281,7 +290,7 @@ class LayerStep:
                 tests = self.tests.get(ref, [])
                 outcome = run_table_gate(self.rt, ref, version, actor=self.actor, dbt_tests=tests)
                 recorded = self.rt.catalog.get_version(ref.canonical, outcome.version)
-                failing = [t for t in tests if t["status"] in ("fail", "error")]
+                failing = [t.to_dict() for t in outcome.result.dbt_failures]
                 yield AssetCheckResult(
                     asset_key=shadow_key(ref),
                     check_name=GATE_CHECK,

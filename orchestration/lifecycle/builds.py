@@ -12,9 +12,10 @@ from policies.naming import Layer, TableRef
 from policies.roles import Operation
 
 
-def build_operation(ref: TableRef) -> Operation:
+def build_operation(where: TableRef | Layer) -> Operation:
     """Landing a source is ingestion; every other layer is built by dbt."""
-    return Operation.INGEST if ref.layer == Layer.BRONZE else Operation.BUILD
+    layer = where if isinstance(where, Layer) else where.layer
+    return Operation.INGEST if layer == Layer.BRONZE else Operation.BUILD
 
 
 class Builds:

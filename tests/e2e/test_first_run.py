@@ -40,17 +40,22 @@ class Install:
 
 
 @pytest.fixture
-def fresh(spyne_home: Path) -> Iterator[Install]:
-    """A new local install whose admin let ingestion run, nothing promoted yet."""
+def fresh(installed_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Install]:
+    """A new local install whose admin let ingestion run, nothing promoted yet; runs from the
+    UI and schedules act as the code location's service principal."""
     from orchestration.dagster_instance import workspace_location
-    from orchestration.identity import bootstrap_admin
+    from orchestration.identity import Actor, bootstrap_admin
     from orchestration.runtime import runtime
     from orchestration.sample.generator import generate
     from policies.modes import SystemMode
+    from policies.roles import Role
 
     rt = runtime()
     generate(rt.source_path, lines=300, seed=4)
-    admin, _ = bootstrap_admin(rt.catalog, "first-admin")
+    principal, _ = bootstrap_admin(rt.catalog, "first-admin")
+    admin = Actor(principal)
+    _, service_key = rt.catalog.create_principal("dagster", Role.ENGINEER, principal.name)
+    monkeypatch.setenv("SPYNE_SERVICE_KEY", service_key)
     rt.service().set_mode(admin, SystemMode.INGESTION_READY, "first run")
     instance = DagsterInstance.ephemeral()
     with workspace_location(instance) as location:
