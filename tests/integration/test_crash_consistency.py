@@ -167,7 +167,7 @@ def test_a_dagster_run_killed_while_it_publishes_leaves_nothing_inconsistent(
             try:
                 os.environ["SPYNE_SERVICE_KEY"] = service_key
                 child = build_runtime()
-                admin = Actor(child.catalog.list_principals()[0])
+                admin = Actor(next(p for p in child.catalog.list_principals() if p.name == "root"))
                 while True:
                     if child.catalog.get_table(ref).active_version == 2:
                         child.service().rollback(admin, ref.canonical, 1)
