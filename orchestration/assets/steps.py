@@ -47,13 +47,14 @@ from orchestration.assets.project import (
 )
 from orchestration.assets.resources import SpyneResource, as_failure
 from orchestration.assets.specs import translator, upstream_tables
+from policies.builds import decide_build, first_promotion_hint, waiting_message
 from policies.decisions import Verdict
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
 from policies.naming import Layer, TableRef
 
 if TYPE_CHECKING:
-    from orchestration.catalog import TableInfo, VersionInfo
+    from orchestration.catalog import VersionInfo
     from orchestration.identity import Actor
     from orchestration.runtime import Runtime
     from orchestration.services import PromotionPlan
@@ -82,10 +83,6 @@ def version_metadata(info: VersionInfo, manifest: VersionManifest) -> dict[str, 
             ),
         ),
     }
-
-
-def first_promotion_hint(table: str) -> str:
-    return f"an admin promotes it with `spyne tables promote {table}`"
 
 
 @dataclass
@@ -152,16 +149,13 @@ class LayerStep:
 
     def waiting(self, refs: Sequence[TableRef]) -> dict[TableRef, str]:
         """Models whose upstream tables have no canonical view yet, with what would unblock them."""
-        tables = {t.name: t for t in self.rt.catalog.list_tables()}
+        states = {t.name: t.state for t in self.rt.catalog.list_tables()}
         out: dict[TableRef, str] = {}
         for ref in refs:
-            reasons = [
-                _not_readable(up, tables.get(up.canonical))
-                for up in upstream_tables(ref)
-                if not _readable(tables.get(up.canonical))
-            ]
-            if reasons:
-                out[ref] = f"{ref} is not built in this run: it reads " + "; ".join(reasons)
+            upstream = {up.canonical: states.get(up.canonical) for up in upstream_tables(ref)}
+            decision = decide_build(ref.canonical, upstream)
+            if not decision.allowed:
+                out[ref] = waiting_message(str(ref), decision)
         return out
 
     def dbt_build(self, dbt: DbtCliResource) -> Iterator[Any]:
@@ -387,23 +381,6 @@ def _keep_partial_parse(target_path: Path) -> None:
         pass  # a read-only project: the next run parses in full, nothing else changes
     for bulky in (made, target_path / "manifest.json"):
         bulky.unlink(missing_ok=True)
-
-
-def _readable(table: TableInfo | None) -> bool:
-    return table is not None and table.state == TableState.ACTIVE
-
-
-def _not_readable(up: TableRef, table: TableInfo | None) -> str:
-    if table is None or table.state == TableState.SHADOW:
-        return (
-            f"{up}, which has no canonical view yet (it waits for its first promotion: once a "
-            f"version passed its gates, {first_promotion_hint(up.canonical)})"
-        )
-    if table.state == TableState.DEPRECATED:
-        return (
-            f"{up}, which is DEPRECATED (an admin can bring it back: `spyne tables restore {up}`)"
-        )
-    return f"{up}, which is {table.state}"
 
 
 def _dbt_test(event: AssetCheckEvaluation) -> dict[str, Any]:
