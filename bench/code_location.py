@@ -21,10 +21,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.synthetic_project import write_synthetic_project
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # `python bench/code_location.py` as well as `python -m bench...`
+    sys.path.insert(0, str(REPO))
+
+from bench.synthetic_project import write_synthetic_project  # noqa: E402
 
 BIN = Path(sys.executable).parent
-REPO = Path(__file__).resolve().parent.parent
 RATIO_GOAL = 1.2
 LOAD_GOAL_S = 10.0
 
