@@ -50,7 +50,9 @@ class Adapter:
         return int(str(count))
 
 
-def adapter(kind: str, tmp_path: Path, catalog_engine: sa.Engine) -> Adapter:
+def adapter(
+    kind: str, tmp_path: Path, catalog_engine: sa.Engine, lock_wait: float = 5.0
+) -> Adapter:
     if kind == "duckdb":
         warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
         warehouse.create()
@@ -61,6 +63,6 @@ def adapter(kind: str, tmp_path: Path, catalog_engine: sa.Engine) -> Adapter:
         project=PROJECT,
         location="EU",
         max_bytes=MAX_BYTES,
-        lock=catalog_act_lock(catalog_engine, wait_seconds=5),
+        lock=catalog_act_lock(catalog_engine, wait_seconds=lock_wait),
     )
     return Adapter(kind, bigquery, fake)

@@ -38,7 +38,13 @@ from orchestration.warehouse.reading import (
 )
 from orchestration.warehouse.statements import Dialect, Statements
 from policies.drift import Column
-from policies.errors import NotFound, NotInitialized, StorageUnavailable, WarehouseBusy
+from policies.errors import (
+    InvalidTransition,
+    NotFound,
+    NotInitialized,
+    StorageUnavailable,
+    WarehouseBusy,
+)
 from policies.naming import TableRef
 from policies.settings import WarehouseKind
 
@@ -66,6 +72,21 @@ def canonical_table(ref: TableRef) -> exp.Table:
 def _run(con: duckdb.DuckDBPyConnection, *statements: exp.Expr) -> None:
     for statement in statements:
         con.execute(STATEMENTS.render(statement))
+
+
+@contextmanager
+def _written_once(ref: TableRef, version: int) -> Iterator[None]:
+    """Versions are immutable: writing one that exists is refused, typed."""
+    try:
+        yield
+    except duckdb.CatalogException as e:
+        if "already exists" not in str(e):
+            raise
+        raise InvalidTransition(
+            f"version {version} of {ref} already exists: versions are written once; build the "
+            "next version instead",
+            details={"table": str(ref), "version": version},
+        ) from e
 
 
 def _rows(con: duckdb.DuckDBPyConnection, query: exp.Expr) -> list[tuple[object, ...]]:
@@ -245,7 +266,7 @@ class DuckDBWarehouse:
         select = read_only_select(
             sqlglot.parse_one(query, read=self.dialect) if isinstance(query, str) else query
         )
-        with self.connect() as con:
+        with self.connect() as con, _written_once(ref, version):
             _run(
                 con,
                 STATEMENTS.create_schema(ref.shadow_schema),
@@ -257,7 +278,7 @@ class DuckDBWarehouse:
     ) -> None:
         """DuckDB has no clones: a version built on a previous one copies it, in one transaction."""
         source = exp.Table(this=exp.to_identifier(ROWS_NAME))
-        with self.connect() as con:
+        with self.connect() as con, _written_once(ref, version):
             con.register(ROWS_NAME, rows)
             try:
                 _run(con, STATEMENTS.create_schema(ref.shadow_schema))
@@ -356,7 +377,7 @@ class DuckDBWarehouse:
                 f"the source database {source_path} does not exist; run `spyne sample generate`",
                 details={"path": str(source_path)},
             )
-        with self.connect() as con:
+        with self.connect() as con, _written_once(ref, version):
             _run(con, STATEMENTS.attach_source(str(source_path), SOURCE_ALIAS))
             try:
                 _run(

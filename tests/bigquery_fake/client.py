@@ -58,6 +58,7 @@ class FakeBigQueryClient:
         self.state = Project(project)
         self.requests: list[Request] = []
         self.scan_bytes: dict[tuple[str, str], int] = {}  # pinned cost of scanning a table
+        self.dry_run_answer: int | None = None  # a dry run that misjudges the scan, when set
         self._lock = threading.RLock()
 
     # -- what tests read -------------------------------------------------------------------
@@ -97,7 +98,8 @@ class FakeBigQueryClient:
             statement = sqlglot.parse_one(query, read="bigquery")
             cost = self._cost(statement)
             if config.dry_run:
-                return FakeJob(total_bytes_processed=cost)
+                answer = cost if self.dry_run_answer is None else self.dry_run_answer
+                return FakeJob(total_bytes_processed=answer)
             if cap is not None and cost > int(cap):
                 raise google_errors.BadRequest(
                     f"Query exceeded limit for bytes billed: {cap}. {cost} or higher required.",
