@@ -84,8 +84,11 @@ class BigQueryWarehouse:
         return f"bigquery://{self.project} ({self.region})"
 
     def exists(self) -> bool:
-        """A project has no file to lose: datasets are created on first write, and a version
-        the catalog lists but BigQuery lacks is a `spyne doctor` finding."""
+        """Always: a project has no file to lose.
+
+        Datasets are created on first write, and a version the catalog lists but BigQuery
+        lacks is a `spyne doctor` finding, not a reason to refuse to start.
+        """
         return True
 
     def create(self) -> bool:

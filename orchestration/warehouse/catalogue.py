@@ -59,8 +59,8 @@ def catalogue(st: Statements, source_path: str = "erp_source.duckdb") -> dict[st
     }
     if st.dialect == Dialect.DUCKDB:
         out["version_descriptions"] = [
-            st.table_description(ref.shadow_schema, ref.version_identifier(3)),
-            st.column_descriptions(ref.shadow_schema, ref.version_identifier(3)),
+            st.version_descriptions(ref.shadow_schema, ref.version_identifier(3)),
+            st.version_descriptions(ref.layer.value, ref.name, view=True),
         ]
         out["copy_from_source"] = [
             st.attach_source(source_path, SAMPLE_SOURCE_ALIAS),

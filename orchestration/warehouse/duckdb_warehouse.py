@@ -105,11 +105,12 @@ def _descriptions(
         schema, name = ref.layer.value, ref.name
     else:
         schema, name = ref.shadow_schema, ref.version_identifier(version)
-    table = _rows(con, STATEMENTS.table_description(schema, name))
-    columns = _rows(con, STATEMENTS.column_descriptions(schema, name))
+    read = STATEMENTS.version_descriptions(schema, name, view=version is None)
+    rows = sorted(_rows(con, read), key=lambda r: int(str(r[0])))
+    table = [str(text) for position, _, text in rows if position == 0 and text]
     return Descriptions(
-        str(table[0][0]) if table and table[0][0] else None,
-        tuple((str(c), str(d) if d else None) for c, d in columns),
+        table[0] if table else None,
+        tuple((str(c), str(d) if d else None) for position, c, d in rows if position != 0),
     )
 
 
@@ -120,9 +121,8 @@ def read_source_table(source_path: Path, table: str) -> pa.Table:
             f"the source database {source_path} does not exist; run `spyne sample generate`",
             details={"path": str(source_path)},
         )
-    select = exp.select("*").from_(exp.table_(exp.to_identifier(table, quoted=True), db="main"))
     with duckdb.connect(str(source_path), read_only=True) as con:
-        return con.sql(STATEMENTS.render(select)).to_arrow_table()
+        return con.sql(STATEMENTS.render(STATEMENTS.read_source(None, table))).to_arrow_table()
 
 
 class DuckDBWarehouse:

@@ -89,7 +89,7 @@ class Descriptions:
     columns: tuple[tuple[str, str | None], ...]  # (column, description) for every column
 
     @property
-    def any(self) -> bool:
+    def documented(self) -> bool:
         return bool(self.table) or any(d for _, d in self.columns)
 
     def column(self, name: str) -> str | None:
@@ -180,9 +180,11 @@ class Warehouse(Protocol):
     def create_version_from_rows(
         self, ref: TableRef, version: int, rows: pa.Table, *, base_version: int | None = None
     ) -> None:
-        """Write version N from a batch of rows; with ``base_version`` it starts as a copy of it
-        (a zero-copy clone where the warehouse has them) and the rows are appended.
-        Nothing is left behind when it fails."""
+        """Write version N from a batch of rows (the ingestion path).
+
+        With ``base_version`` the new version starts as that one (a zero-copy clone where the
+        warehouse has them) and the rows are appended. Nothing is left behind when it fails.
+        """
         ...
 
     def copy_from_source(

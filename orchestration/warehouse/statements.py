@@ -123,7 +123,7 @@ class Statements:
         column list and OPTIONS carry the descriptions, so the view never shows undocumented.
         """
         view = self.create_view(ref, version)
-        if not described.any:
+        if not described.documented:
             return [view]
         if self.dialect == Dialect.BIGQUERY:
             return [self._described_view(view, described)]
@@ -222,31 +222,31 @@ class Statements:
             .order_by("schema_name")
         )
 
-    def table_description(self, schema: str, name: str) -> exp.Select:
-        """DuckDB keeps comments in its information schema (BigQuery: table metadata)."""
-        return (
-            exp.select("table_comment")
-            .from_(self._info("TABLES", schema))
-            .where(
-                _where(
-                    exp.column("table_schema").eq(_s(schema)),
-                    exp.column("table_name").eq(_s(name)),
-                )
-            )
-        )
+    def version_descriptions(self, schema: str, name: str, *, view: bool = False) -> exp.Union:
+        """DuckDB: a table's (or view's) comment at position 0 and its columns' at 1..n, in one
+        catalog read.
 
-    def column_descriptions(self, schema: str, name: str) -> exp.Select:
-        return (
-            exp.select("column_name", "column_comment")
-            .from_(self._info("COLUMNS", schema))
-            .where(
-                _where(
-                    exp.column("table_schema").eq(_s(schema)),
-                    exp.column("table_name").eq(_s(name)),
-                )
+        Read from DuckDB's own catalog functions, twice as fast as its information schema, on
+        the path of every promotion. BigQuery keeps descriptions as table metadata instead.
+        """
+        owner, key = ("duckdb_views", "view_name") if view else ("duckdb_tables", "table_name")
+
+        def named(name_column: str) -> exp.Expr:
+            return _where(
+                exp.column("schema_name").eq(_s(schema)), exp.column(name_column).eq(_s(name))
             )
-            .order_by("ordinal_position")
+
+        columns = (
+            exp.select((exp.column("column_index") + 1).as_("position"), "column_name", "comment")
+            .from_(exp.Table(this=exp.Anonymous(this="duckdb_columns")))
+            .where(named("table_name"))
         )
+        table = (
+            exp.select(exp.Literal.number(0), exp.null(), "comment")
+            .from_(exp.Table(this=exp.Anonymous(this=owner)))
+            .where(named(key))
+        )
+        return exp.union(columns, table, distinct=False)
 
     # -- contents --------------------------------------------------------------------------
     def content_hash(self, ref: TableRef, version: int) -> exp.Select:
@@ -282,5 +282,6 @@ class Statements:
     def detach_source(self, alias: str) -> exp.Detach:
         return exp.Detach(this=exp.to_identifier(alias))
 
-    def read_source(self, alias: str, table: str) -> exp.Select:
+    def read_source(self, alias: str | None, table: str) -> exp.Select:
+        """A source table, in an attached database (``alias``) or the one opened (None)."""
         return exp.select("*").from_(exp.table_(_q(table), db="main", catalog=alias))

@@ -247,3 +247,27 @@ def test_label_values_follow_bigquery_rules() -> None:
     assert label_value("Ada.Lovelace@ACME") == "ada_lovelace_acme"
     assert label_value("schedule:daily-run_2") == "schedule_daily-run_2"
     assert len(label_value("x" * 200)) == MAX_LABEL_LENGTH
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ingest_lands_a_read_only_source_table(kind: str, tmp_path: Path, catalog: Catalog) -> None:
+    import duckdb
+
+    source = tmp_path / "erp_source.duckdb"
+    with duckdb.connect(str(source)) as con:
+        con.execute(
+            "create table partners as select range as id, 'p' || range as name from range(7)"
+        )
+    used = adapter(kind, tmp_path, catalog.engine)
+    svc = TableService(catalog, used.warehouse, PublishingPolicy())
+    bronze = TableRef(Layer.BRONZE, "partners")
+    info, manifest = svc.ingest(_admin(catalog), bronze, source, "partners", None)
+    assert (info.version, manifest.row_count) == (1, 7)
+    assert [c.name for c in manifest.schema] == ["id", "name"]
+    with pytest.raises(SpyneError) as missing:
+        svc.ingest(_admin(catalog), bronze, tmp_path / "nope.duckdb", "partners", None)
+    assert missing.value.code == "not_found"
+    if used.fake is not None:
+        (load,) = [r for r in used.fake.requests if r.method == "load"]
+        assert load.destination == "spyne-test.bronze__shadow.partners__v1"
+        assert load.labels["principal"] == "ada"
