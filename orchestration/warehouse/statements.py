@@ -36,8 +36,41 @@ def _s(value: str) -> exp.Literal:
     return exp.Literal.string(value)
 
 
+def _col(name: str) -> exp.Column:
+    return exp.Column(this=exp.to_identifier(name))
+
+
 def _where(*conditions: exp.Expr) -> exp.Expr:
-    return exp.and_(*conditions) if len(conditions) > 1 else conditions[0]
+    return exp.and_(*conditions, copy=False) if len(conditions) > 1 else conditions[0]
+
+
+def _eq(column: str, value: str) -> exp.EQ:
+    return exp.EQ(this=_col(column), expression=_s(value))
+
+
+def _in(column: str, values: Sequence[str]) -> exp.In:
+    return exp.In(this=_col(column), expressions=[_s(v) for v in values])
+
+
+def _query(
+    columns: Sequence[str | exp.Expr],
+    source: exp.Expr,
+    where: exp.Expr | None = None,
+    order: Sequence[str] = (),
+) -> exp.Select:
+    """A SELECT built node by node: nothing parsed, nothing copied (it is on every promotion)."""
+    select = exp.Select(
+        expressions=[
+            exp.Star() if c == "*" else _col(c) if isinstance(c, str) else c for c in columns
+        ]
+    )
+    select.set("from_", exp.From(this=source))
+    if where is not None:
+        select.set("where", exp.Where(this=where))
+    if order:
+        ordered = [exp.Ordered(this=_col(c), nulls_first=True) for c in order]
+        select.set("order", exp.Order(expressions=ordered))
+    return select
 
 
 @dataclass(frozen=True)
@@ -91,17 +124,17 @@ class Statements:
         target, source = self.version_table(ref, version), self.version_table(ref, base)
         if self.dialect == Dialect.BIGQUERY:
             return exp.Create(this=target, kind="TABLE", clone=exp.Clone(this=source))
-        return exp.Create(this=target, kind="TABLE", expression=exp.select("*").from_(source))
+        return exp.Create(this=target, kind="TABLE", expression=_query(["*"], source))
 
     def append_rows(
         self, ref: TableRef, version: int, columns: Sequence[str], source: exp.Table
     ) -> exp.Insert:
         """DuckDB: append registered rows by column name (BigQuery appends with a load job)."""
-        names = [_q(c) for c in columns]
         return exp.insert(
-            exp.select(*names).from_(source),
+            _query([exp.Column(this=_q(c)) for c in columns], source),
             self.version_table(ref, version),
             columns=[_q(c) for c in columns],
+            copy=False,
         )
 
     def drop_version(self, ref: TableRef, version: int) -> exp.Drop:
@@ -113,7 +146,7 @@ class Statements:
             this=self.canonical_table(ref),
             kind="VIEW",
             replace=True,
-            expression=exp.select("*").from_(self.version_table(ref, version)),
+            expression=_query(["*"], self.version_table(ref, version)),
         )
 
     def point_view(self, ref: TableRef, version: int, described: Descriptions) -> list[exp.Expr]:
@@ -160,66 +193,57 @@ class Statements:
 
     # -- information schema ------------------------------------------------------------------
     def _is_version(self) -> exp.Expr:
-        return exp.column("table_type").isin(*(_s(t) for t in VERSION_TABLE_TYPES))
+        return _in("table_type", VERSION_TABLE_TYPES)
 
     def list_versions(self, ref: TableRef) -> exp.Select:
         """Tables of a shadow schema (the caller keeps those named ``<table>__v<N>``)."""
         schema = ref.shadow_schema
-        return (
-            exp.select("table_name")
-            .from_(self._info("TABLES", schema))
-            .where(_where(exp.column("table_schema").eq(_s(schema)), self._is_version()))
+        return _query(
+            ["table_name"],
+            self._info("TABLES", schema),
+            _where(_eq("table_schema", schema), self._is_version()),
         )
 
     def list_columns(self, ref: TableRef, version: int) -> exp.Select:
         schema, name = ref.shadow_schema, ref.version_identifier(version)
-        return (
-            exp.select("column_name", "data_type", "is_nullable")
-            .from_(self._info("COLUMNS", schema))
-            .where(
-                _where(
-                    exp.column("table_schema").eq(_s(schema)),
-                    exp.column("table_name").eq(_s(name)),
-                )
-            )
-            .order_by("ordinal_position")
+        return _query(
+            ["column_name", "data_type", "is_nullable"],
+            self._info("COLUMNS", schema),
+            _where(_eq("table_schema", schema), _eq("table_name", name)),
+            ["ordinal_position"],
         )
 
     def list_all_versions(self) -> exp.Select:
         """Every table of every shadow schema (BigQuery: of the whole region, in one read)."""
-        shadows = [_s(shadow_schema(layer)) for layer in Layer]
-        return (
-            exp.select("table_schema", "table_name")
-            .from_(self._info("TABLES", None))
-            .where(_where(exp.column("table_schema").isin(*shadows), self._is_version()))
-            .order_by("table_schema", "table_name")
+        return _query(
+            ["table_schema", "table_name"],
+            self._info("TABLES", None),
+            _where(_in("table_schema", [shadow_schema(x) for x in Layer]), self._is_version()),
+            ["table_schema", "table_name"],
         )
 
     def list_views(self, ref: TableRef | None = None) -> exp.Select:
         """Canonical views and their definitions: one table's, or every layer's."""
         if ref is not None:
             scope: str | None = ref.layer.value
-            condition = _where(
-                exp.column("table_schema").eq(_s(ref.layer.value)),
-                exp.column("table_name").eq(_s(ref.name)),
-            )
+            condition = _where(_eq("table_schema", ref.layer.value), _eq("table_name", ref.name))
         else:
             scope = None
-            condition = exp.column("table_schema").isin(*(_s(layer.value) for layer in Layer))
-        return (
-            exp.select("table_schema", "table_name", "view_definition")
-            .from_(self._info("VIEWS", scope))
-            .where(condition)
-            .order_by("table_schema", "table_name")
+            condition = _in("table_schema", [layer.value for layer in Layer])
+        return _query(
+            ["table_schema", "table_name", "view_definition"],
+            self._info("VIEWS", scope),
+            condition,
+            ["table_schema", "table_name"],
         )
 
     def list_datasets(self) -> exp.Select:
-        names = [_s(s) for layer in Layer for s in (layer.value, shadow_schema(layer))]
-        return (
-            exp.select("schema_name")
-            .from_(self._info("SCHEMATA", None))
-            .where(exp.column("schema_name").isin(*names))
-            .order_by("schema_name")
+        names = [s for layer in Layer for s in (layer.value, shadow_schema(layer))]
+        return _query(
+            ["schema_name"],
+            self._info("SCHEMATA", None),
+            _in("schema_name", names),
+            ["schema_name"],
         )
 
     def version_descriptions(self, schema: str, name: str, *, view: bool = False) -> exp.Union:
@@ -230,23 +254,22 @@ class Statements:
         the path of every promotion. BigQuery keeps descriptions as table metadata instead.
         """
         owner, key = ("duckdb_views", "view_name") if view else ("duckdb_tables", "table_name")
-
-        def named(name_column: str) -> exp.Expr:
-            return _where(
-                exp.column("schema_name").eq(_s(schema)), exp.column(name_column).eq(_s(name))
-            )
-
-        columns = (
-            exp.select((exp.column("column_index") + 1).as_("position"), "column_name", "comment")
-            .from_(exp.Table(this=exp.Anonymous(this="duckdb_columns")))
-            .where(named("table_name"))
+        position = exp.Add(this=_col("column_index"), expression=exp.Literal.number(1))
+        columns = _query(
+            [
+                exp.Alias(this=position, alias=exp.to_identifier("position")),
+                "column_name",
+                "comment",
+            ],
+            exp.Table(this=exp.Anonymous(this="duckdb_columns")),
+            _where(_eq("schema_name", schema), _eq("table_name", name)),
         )
-        table = (
-            exp.select(exp.Literal.number(0), exp.null(), "comment")
-            .from_(exp.Table(this=exp.Anonymous(this=owner)))
-            .where(named(key))
+        table = _query(
+            [exp.Literal.number(0), exp.Null(), "comment"],
+            exp.Table(this=exp.Anonymous(this=owner)),
+            _where(_eq("schema_name", schema), _eq(key, name)),
         )
-        return exp.union(columns, table, distinct=False)
+        return exp.Union(this=columns, expression=table, distinct=False)
 
     # -- contents --------------------------------------------------------------------------
     def content_hash(self, ref: TableRef, version: int) -> exp.Select:
@@ -264,13 +287,16 @@ class Statements:
             row_hash = exp.cast(fingerprint, "BIGNUMERIC", dialect="bigquery")
         else:
             row_hash = exp.cast(exp.func("hash", alias), "HUGEINT")
-        return exp.select(
-            exp.func("count", exp.Star()),
-            exp.func("coalesce", exp.func("sum", row_hash), exp.Literal.number(0)),
-        ).from_(self.version_table(ref, version).as_(HASH_ALIAS))
+        return _query(
+            [
+                exp.func("count", exp.Star()),
+                exp.func("coalesce", exp.func("sum", row_hash), exp.Literal.number(0)),
+            ],
+            self.version_table(ref, version).as_(HASH_ALIAS),
+        )
 
     def count_rows(self, table: exp.Table) -> exp.Select:
-        return exp.select(exp.func("count", exp.Star())).from_(table)
+        return _query([exp.func("count", exp.Star())], table)
 
     # -- DuckDB only: the READ_ONLY sample source is a DuckDB file ----------------------------
     def attach_source(self, path: str, alias: str) -> exp.Attach:
@@ -284,4 +310,4 @@ class Statements:
 
     def read_source(self, alias: str | None, table: str) -> exp.Select:
         """A source table, in an attached database (``alias``) or the one opened (None)."""
-        return exp.select("*").from_(exp.table_(_q(table), db="main", catalog=alias))
+        return _query(["*"], exp.table_(_q(table), db="main", catalog=alias))
