@@ -4,8 +4,8 @@ One :class:`Statements` per warehouse: DuckDB names are ``"schema"."table"``; Bi
 qualified with the project (``project.dataset.table``), information-schema views are read per
 dataset or per region, and descriptions travel inside the view's own DDL (BigQuery has no
 ``COMMENT ON``). Where the dialects differ it is here and nowhere else; the adapters only run
-what this module builds. :func:`catalogue` lists every statement with sample inputs, for the
-golden files and ``bench/warehouse_sql.py``.
+what this module builds. :mod:`orchestration.warehouse.catalogue` lists every statement with
+sample inputs, for the golden files and ``bench/warehouse_sql.py``.
 """
 
 from __future__ import annotations
@@ -104,9 +104,8 @@ class Statements:
             catalog=_q(self.project or ""),
             alias=exp.TableAlias(this=exp.to_identifier("info")),
         )
-        table.meta["quoted_table"] = (
-            True  # BigQuery's own spelling: `p.dataset.INFORMATION_SCHEMA.X`
-        )
+        # BigQuery's own spelling, `p.dataset.INFORMATION_SCHEMA.X`, which parses back the same.
+        table.meta["quoted_table"] = True
         return table
 
     # -- datasets, versions ------------------------------------------------------------------
