@@ -183,7 +183,7 @@ def run_demo(
                 break
     return DemoReport(
         layers=reports,
-        warehouse=str(rt.warehouse.path),
+        warehouse=rt.warehouse.location,
         source=str(rt.source_path),
         seconds=time.monotonic() - started,
         admin=admin.name,

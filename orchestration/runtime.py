@@ -1,8 +1,9 @@
 """One place that turns settings into live objects (catalog, warehouse, policy, service).
 
 Opening is cheap and never creates anything: the catalog is checked in one round trip
-(schema, guards), the warehouse file must exist, and DuckDB is imported only when the
-warehouse is first used. ``spyne init`` (:mod:`orchestration.install`) creates an install.
+(schema, guards), the warehouse file must exist, and DuckDB (or BigQuery's client, in prod) is
+imported only when the warehouse is first used. ``spyne init`` (:mod:`orchestration.install`)
+creates an install.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from orchestration.environment import POLICY_DEFAULTS_DIR, load_settings
 from policies.errors import ConfigError, NotInitialized
-from policies.settings import SpyneSettings
+from policies.settings import SpyneSettings, WarehouseKind
 
 if TYPE_CHECKING:
     # Imported when a runtime is built, not when this module is: loading the Dagster code
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from orchestration.catalog import Catalog
     from orchestration.identity import Actor
     from orchestration.lifecycle.service import TableService
-    from orchestration.warehouse import DuckDBWarehouse
+    from orchestration.warehouse import Warehouse
     from policies.publishing import PublishingPolicy
     from policies.roles import Operation
 
@@ -94,14 +95,18 @@ class Runtime:
         return load_publishing_policy(Path(self.settings.home))
 
     @cached_property
-    def warehouse(self) -> DuckDBWarehouse:
+    def warehouse(self) -> Warehouse:
+        """BigQuery in prod, the DuckDB file otherwise: the settings chose (``warehouse_kind``)."""
+        if self.settings.warehouse_kind == WarehouseKind.BIGQUERY:
+            from orchestration.warehouse.bigquery_warehouse import bigquery_from_settings
+
+            return bigquery_from_settings(self.settings, self.catalog.engine)
         from orchestration.warehouse import DuckDBWarehouse
 
         if self.settings.warehouse_path is None:
             raise ConfigError(
-                "this build of Spyne runs its lifecycle on the embedded DuckDB warehouse; "
-                "SPYNE_ENV=prod (BigQuery) is configured through dbt's prod target",
-                details={"env": self.settings.env.value},
+                "the embedded DuckDB warehouse needs SPYNE_WAREHOUSE_PATH",
+                details={"env": self.settings.env.value, "variable": "SPYNE_WAREHOUSE_PATH"},
             )
         warehouse = DuckDBWarehouse(self.settings.warehouse_path)
         if not warehouse.exists():
@@ -168,6 +173,9 @@ def runtime() -> Runtime:
             "SPYNE_CATALOG_OWNER_URL",
             "SPYNE_WAREHOUSE_PATH",
             "SPYNE_SOURCE_PATH",
+            "SPYNE_BQ_PROJECT",
+            "SPYNE_BQ_LOCATION",
+            "SPYNE_BQ_MAX_BYTES",
         )
     )
     return _cached(key)

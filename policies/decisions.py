@@ -12,6 +12,7 @@ from policies.errors import (
     AuthenticationRequired,
     BreakingDrift,
     ConcurrentChange,
+    CostLimitExceeded,
     GateFailed,
     InvalidTransition,
     ModeRefused,
@@ -100,6 +101,7 @@ RULE_ERRORS: Mapping[str, type[SpyneError]] = {
     "gates": GateFailed,
     "drift": BreakingDrift,
     "approval": ApprovalRequired,
+    "cost": CostLimitExceeded,
 }
 
 

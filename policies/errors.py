@@ -98,6 +98,13 @@ class StorageUnavailable(SpyneError):
     http_status = 503
 
 
+class CostLimitExceeded(SpyneError):
+    """A warehouse query would scan (or bill) more bytes than the configured cap allows."""
+
+    code = "cost_limit_exceeded"
+    http_status = 422
+
+
 class WarehouseBusy(SpyneError):
     code = "warehouse_busy"
     http_status = 503

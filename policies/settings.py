@@ -61,6 +61,7 @@ class SpyneSettings:
     gx_root: str
     bigquery_project: str | None = None
     bigquery_location: str | None = None
+    bigquery_max_bytes: int | None = None  # the most one query may scan (dry run) and bill
     dbt_target: str
 
     @property
@@ -78,6 +79,23 @@ def _require(mapping: Mapping[str, str], name: str, env: Environment, why: str) 
     return value
 
 
+DEFAULT_BQ_LOCATION = "US"  # where BigQuery puts a dataset created without a location
+DEFAULT_BQ_MAX_BYTES = 10 * 1024**3
+
+
+def _max_bytes(mapping: Mapping[str, str]) -> int:
+    raw = mapping.get("SPYNE_BQ_MAX_BYTES", "").strip().replace("_", "")
+    if not raw:
+        return DEFAULT_BQ_MAX_BYTES
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        raise ConfigError(
+            f"SPYNE_BQ_MAX_BYTES must be a whole number of bytes above 0 (the most one query may "
+            f"scan, e.g. 10737418240 for 10 GiB), got {raw!r}",
+            details={"variable": "SPYNE_BQ_MAX_BYTES", "value": raw},
+        )
+    return int(raw)
+
+
 def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> SpyneSettings:
     """Validate the environment's variables into settings; refuse anything incoherent."""
     env = parse_environment(mapping.get("SPYNE_ENV"))
@@ -89,12 +107,16 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
         project = _require(mapping, "SPYNE_BQ_PROJECT", env, "the warehouse is BigQuery in prod")
         warehouse_kind = WarehouseKind.BIGQUERY
         warehouse_path = None
+        location: str | None = mapping.get("SPYNE_BQ_LOCATION", "").strip() or DEFAULT_BQ_LOCATION
+        max_bytes: int | None = _max_bytes(mapping)
     else:
         warehouse_kind = WarehouseKind.DUCKDB
         warehouse_path = mapping.get("SPYNE_WAREHOUSE_PATH", "").strip() or str(
             root / "warehouse.duckdb"
         )
         project = None
+        location = mapping.get("SPYNE_BQ_LOCATION", "").strip() or None
+        max_bytes = None
         if env == Environment.CI:
             catalog = _require(
                 mapping, "SPYNE_CATALOG_URL", env, "the catalog is a real PostgreSQL server in ci"
@@ -136,6 +158,7 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
         dagster_home=mapping.get("DAGSTER_HOME", "").strip() or str(root / "dagster"),
         gx_root=str(root / "gx"),
         bigquery_project=project,
-        bigquery_location=mapping.get("SPYNE_BQ_LOCATION", "").strip() or None,
+        bigquery_location=location,
+        bigquery_max_bytes=max_bytes,
         dbt_target=env.value,
     )

@@ -26,7 +26,7 @@ from orchestration.gates.suites import (
 from orchestration.identity import Actor
 from orchestration.runtime import Runtime
 from policies.drift import DriftReport
-from policies.errors import NotFound
+from policies.errors import ConfigError, NotFound
 from policies.gates import (
     DbtTestResult,
     GateFacts,
@@ -106,8 +106,15 @@ def run_table_gate(
         raise _not_found(rt, ref, info, "was dropped by the janitor (its retention ended)")
     suite, origin = suite_for(ref)
     floor = row_floor(rt, ref)
+    warehouse_path = rt.warehouse.path
+    if warehouse_path is None:
+        raise ConfigError(
+            f"{ref.canonical} cannot be gated on {rt.warehouse.location}: the Great Expectations "
+            "gates run on the embedded DuckDB warehouse only; nothing was recorded",
+            details={"table": ref.canonical, "warehouse": rt.warehouse.location},
+        )
     result = run_gate(
-        Path(rt.warehouse.path),
+        Path(warehouse_path),
         ref.shadow_schema,
         ref.version_identifier(info.version),
         suite,
@@ -183,6 +190,6 @@ def _not_found(rt: Runtime, ref: TableRef, info: VersionInfo, problem: str) -> N
             "table": ref.canonical,
             "version": info.version,
             "physical_table": physical,
-            "warehouse": str(rt.warehouse.path),
+            "warehouse": rt.warehouse.location,
         },
     )

@@ -21,7 +21,7 @@ from typing import TypeVar
 from orchestration.catalog import Catalog, IntentStatus, TransitionTx
 from orchestration.identity import Actor
 from orchestration.lifecycle.recovery import Recovery
-from orchestration.warehouse import DuckDBWarehouse
+from orchestration.warehouse import Warehouse, acting_as
 from policies.naming import TableRef
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class ViewChange:
 
 
 class Acts:
-    def __init__(self, catalog: Catalog, warehouse: DuckDBWarehouse, recovery: Recovery) -> None:
+    def __init__(self, catalog: Catalog, warehouse: Warehouse, recovery: Recovery) -> None:
         self._catalog = catalog
         self._warehouse = warehouse
         self._recovery = recovery
@@ -49,7 +49,7 @@ class Acts:
         commit: Callable[[TransitionTx, P], None],
     ) -> P:
         name = ref.canonical
-        with self._warehouse.exclusive():
+        with self._warehouse.exclusive(), acting_as(actor.name):
             self._recovery.settle(actor.name, table=name)
             with self._catalog.transition(name) as tx:
                 plan, change = prepare(tx)

@@ -7,7 +7,7 @@ from pathlib import Path
 from orchestration.catalog import Catalog, VersionInfo
 from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
-from orchestration.warehouse import DuckDBWarehouse, VersionManifest
+from orchestration.warehouse import VersionManifest, Warehouse, acting_as
 from policies.naming import Layer, TableRef
 from policies.roles import Operation
 
@@ -19,7 +19,7 @@ def build_operation(where: TableRef | Layer) -> Operation:
 
 
 class Builds:
-    def __init__(self, catalog: Catalog, warehouse: DuckDBWarehouse, access: Access) -> None:
+    def __init__(self, catalog: Catalog, warehouse: Warehouse, access: Access) -> None:
         self._catalog = catalog
         self._warehouse = warehouse
         self._access = access
@@ -28,13 +28,15 @@ class Builds:
         """The number of the next version: the catalog's, past any unregistered leftover."""
         self._access.require(actor, build_operation(ref), ref.canonical)
         self._catalog.ensure_table(ref)
-        existing = self._warehouse.versions(ref)
+        with acting_as(actor.name):
+            existing = self._warehouse.versions(ref)
         return max(self._catalog.next_version(ref), (max(existing) + 1) if existing else 1)
 
     def register_build(
         self, actor: Actor, ref: TableRef, version: int, run_id: str | None
     ) -> tuple[VersionInfo, VersionManifest]:
-        manifest = self._warehouse.manifest(ref, version)
+        with acting_as(actor.name):
+            manifest = self._warehouse.manifest(ref, version)
         self._catalog.ensure_table(ref)
         info = self._catalog.register_version(
             ref.canonical,
@@ -65,5 +67,6 @@ class Builds:
     ) -> tuple[VersionInfo, VersionManifest]:
         """Land a source table as a new bronze version (engineer, INGESTION_READY)."""
         version = self.allocate_version(actor, ref)
-        self._warehouse.copy_from_source(source_path, source_table, ref, version)
+        with acting_as(actor.name):
+            self._warehouse.copy_from_source(source_path, source_table, ref, version)
         return self.register_build(actor, ref, version, run_id)

@@ -16,7 +16,7 @@ from orchestration.catalog import Catalog
 from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.recovery import Recovery
-from orchestration.warehouse import DuckDBWarehouse
+from orchestration.warehouse import Warehouse, acting_as
 from policies.lifecycle import TableState
 from policies.naming import parse_table_ref
 from policies.roles import Operation
@@ -46,7 +46,7 @@ class Finding:
 
 class Doctor:
     def __init__(
-        self, catalog: Catalog, warehouse: DuckDBWarehouse, access: Access, recovery: Recovery
+        self, catalog: Catalog, warehouse: Warehouse, access: Access, recovery: Recovery
     ) -> None:
         self._catalog = catalog
         self._warehouse = warehouse
@@ -55,7 +55,8 @@ class Doctor:
 
     def examine(self, actor: Actor) -> list[Finding]:
         self._access.require(actor, Operation.VIEW_SHADOW, "warehouse")
-        return self._findings()
+        with acting_as(actor.name):
+            return self._findings()
 
     def _findings(self) -> list[Finding]:
         found: list[Finding] = []
@@ -178,7 +179,7 @@ class Doctor:
         """Fix every repairable finding (admin); each fix is audited."""
         self._access.require(actor, Operation.REPAIR, "warehouse")
         repaired: list[Finding] = []
-        with self._warehouse.exclusive():
+        with self._warehouse.exclusive(), acting_as(actor.name):
             self._recovery.settle(actor.name)
             for finding in self._findings():
                 if finding.repairable:

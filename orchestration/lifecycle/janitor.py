@@ -10,7 +10,7 @@ from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.actions import retained_version
 from orchestration.lifecycle.recovery import DROP_VERSION, Recovery
-from orchestration.warehouse import DuckDBWarehouse
+from orchestration.warehouse import Warehouse, acting_as
 from policies.lifecycle import TableState
 from policies.publishing import PublishingPolicy
 from policies.retention import versions_to_drop
@@ -23,7 +23,7 @@ class Janitor:
     def __init__(
         self,
         catalog: Catalog,
-        warehouse: DuckDBWarehouse,
+        warehouse: Warehouse,
         access: Access,
         recovery: Recovery,
         policy: PublishingPolicy,
@@ -62,7 +62,7 @@ class Janitor:
         doomed = self.plan()
         if dry_run:
             return doomed
-        with self._warehouse.exclusive():
+        with self._warehouse.exclusive(), acting_as(actor.name):
             self._recovery.settle(actor.name)
             for name, versions in doomed.items():
                 for version in versions:

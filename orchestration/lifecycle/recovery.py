@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestration.catalog import Catalog, IntentInfo, IntentStatus
-from orchestration.warehouse import DuckDBWarehouse
+from orchestration.warehouse import Warehouse, acting_as
 
 RECOVERY_ACTOR = "system:recovery"
 DROP_VERSION = "drop_version"
@@ -26,7 +26,7 @@ class Settled:
 
 
 class Recovery:
-    def __init__(self, catalog: Catalog, warehouse: DuckDBWarehouse) -> None:
+    def __init__(self, catalog: Catalog, warehouse: Warehouse) -> None:
         self._catalog = catalog
         self._warehouse = warehouse
 
@@ -34,7 +34,7 @@ class Recovery:
         """Settle every pending intent (of ``table``); cheap when there is none (one lookup)."""
         if not self._catalog.any_pending_intent():
             return []
-        with self._warehouse.exclusive():
+        with self._warehouse.exclusive(), acting_as(RECOVERY_ACTOR):
             # Under the lock, no act is running anywhere: what is pending was interrupted.
             return [
                 self._settle_one(intent, launched_by)

@@ -23,7 +23,7 @@ from orchestration.lifecycle.janitor import Janitor
 from orchestration.lifecycle.plans import PromotionPlan
 from orchestration.lifecycle.publish import Publisher
 from orchestration.lifecycle.recovery import Recovery, Settled
-from orchestration.warehouse import DuckDBWarehouse, VersionManifest
+from orchestration.warehouse import VersionManifest, Warehouse
 from policies.drift import DriftReport
 from policies.modes import SystemMode
 from policies.naming import TableRef
@@ -39,7 +39,7 @@ class TableService:
     def __init__(
         self,
         catalog: Catalog,
-        warehouse: DuckDBWarehouse,
+        warehouse: Warehouse,
         policy: PublishingPolicy,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:

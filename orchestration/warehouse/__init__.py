@@ -1,21 +1,34 @@
 """The warehouse: immutable table versions, canonical views over them, manifests.
 
-``DuckDBWarehouse`` is the embedded warehouse (local, ci). Every statement is a sqlglot
-expression; names come from validated ``TableRef``s only.
+:class:`Warehouse` is the interface every caller is typed against; ``DuckDBWarehouse`` is
+the embedded warehouse (local, ci) and ``BigQueryWarehouse`` (prod,
+:mod:`orchestration.warehouse.bigquery_warehouse`, imported only where it is built) the
+cloud one. Every statement is a sqlglot expression from :mod:`.statements`; names come from
+validated ``TableRef``s only.
 """
 
 from orchestration.warehouse.duckdb_warehouse import (
     DuckDBWarehouse,
-    VersionManifest,
-    WarehouseInventory,
     canonical_table,
     version_table,
 )
+from orchestration.warehouse.interface import (
+    CostEstimate,
+    Descriptions,
+    VersionManifest,
+    Warehouse,
+    WarehouseInventory,
+    acting_as,
+)
 
 __all__ = [
+    "CostEstimate",
+    "Descriptions",
     "DuckDBWarehouse",
     "VersionManifest",
+    "Warehouse",
     "WarehouseInventory",
+    "acting_as",
     "canonical_table",
     "version_table",
 ]

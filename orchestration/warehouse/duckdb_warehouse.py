@@ -1,7 +1,7 @@
 """The embedded warehouse (DuckDB): versions, canonical views, manifests, ingestion copies.
 
-Every statement is built with sqlglot expressions; identifiers come from validated
-TableRefs, never from raw user strings. Connections are short-lived so the file lock
+Every statement comes from :mod:`orchestration.warehouse.statements`; identifiers come from
+validated TableRefs, never from raw user strings. Connections are short-lived so the file lock
 is free for dbt (another process) between steps; a busy lock is retried.
 
 The file is created only by :meth:`DuckDBWarehouse.create` (``spyne init``): opening a
@@ -11,121 +11,135 @@ ACTIVE table in the catalog point at nothing.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
+from orchestration.warehouse.interface import (
+    CostEstimate,
+    Descriptions,
+    VersionManifest,
+    WarehouseInventory,
+    manifest_of,
+)
+from orchestration.warehouse.reading import (
+    inventory_of,
+    read_only_select,
+    version_in_view_sql,
+    versions_by_table,
+)
+from orchestration.warehouse.statements import Dialect, Statements
 from policies.drift import Column
-from policies.errors import NotFound, NotInitialized, StorageUnavailable, WarehouseBusy
-from policies.naming import Layer, TableRef, parse_version_identifier, shadow_schema
+from policies.errors import (
+    InvalidTransition,
+    NotFound,
+    NotInitialized,
+    StorageUnavailable,
+    WarehouseBusy,
+)
+from policies.naming import TableRef
+from policies.settings import WarehouseKind
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 LOCK_WAIT_SECONDS = 60.0
+ROWS_NAME = "spyne_rows"  # a batch of rows is registered on the connection under this name
+SOURCE_ALIAS = "spyne_src"
 # One lock per warehouse file in this process: DuckDB's file lock keeps other processes out
 # of an act, this keeps other threads of the same process out (they share one database).
 _ACT_LOCKS: dict[str, threading.RLock] = {}
 _ACT_LOCKS_GUARD = threading.Lock()
-
-
-@dataclass(frozen=True)
-class VersionManifest:
-    """What a version contains, recorded once at build time (O(rows), never at promotion)."""
-
-    row_count: int
-    schema: tuple[Column, ...]
-    content_hash: str
-
-    def schema_dicts(self) -> list[dict[str, object]]:
-        return [
-            {"name": c.name, "data_type": c.data_type, "nullable": c.nullable} for c in self.schema
-        ]
-
-
-def _table(schema: str, name: str) -> exp.Table:
-    return exp.table_(
-        exp.to_identifier(name, quoted=True), db=exp.to_identifier(schema, quoted=True)
-    )
-
-
-def _sql(expression: exp.Expression) -> str:
-    return expression.sql(dialect="duckdb")
+STATEMENTS = Statements(Dialect.DUCKDB)
 
 
 def version_table(ref: TableRef, version: int) -> exp.Table:
-    return _table(ref.shadow_schema, ref.version_identifier(version))
+    return STATEMENTS.version_table(ref, version)
 
 
 def canonical_table(ref: TableRef) -> exp.Table:
-    return _table(ref.layer.value, ref.name)
+    return STATEMENTS.canonical_table(ref)
 
 
-def _create_schema(schema: str) -> str:
-    return _sql(exp.Create(this=exp.to_identifier(schema, quoted=True), kind="SCHEMA", exists=True))
+def _run(con: duckdb.DuckDBPyConnection, *statements: exp.Expr) -> None:
+    for statement in statements:
+        con.execute(STATEMENTS.render(statement))
 
 
-def _create_version(
-    con: duckdb.DuckDBPyConnection, ref: TableRef, version: int, select: exp.Expr
-) -> None:
-    con.execute(_create_schema(ref.shadow_schema))
-    con.execute(_sql(exp.Create(this=version_table(ref, version), kind="TABLE", expression=select)))
+@contextmanager
+def _written_once(ref: TableRef, version: int) -> Iterator[None]:
+    """Versions are immutable: writing one that exists is refused, typed."""
+    try:
+        yield
+    except duckdb.CatalogException as e:
+        if "already exists" not in str(e):
+            raise
+        raise InvalidTransition(
+            f"version {version} of {ref} already exists: versions are written once; build the "
+            "next version instead",
+            details={"table": str(ref), "version": version},
+        ) from e
 
 
-@dataclass(frozen=True)
-class WarehouseInventory:
-    versions: dict[str, list[int]]  # canonical name -> physical versions present
-    views: dict[str, int | None]  # canonical name -> version its view selects (None: unreadable)
+def _rows(con: duckdb.DuckDBPyConnection, query: exp.Expr) -> list[tuple[object, ...]]:
+    return con.execute(STATEMENTS.render(query)).fetchall()
 
 
-def _copy_comments(con: duckdb.DuckDBPyConnection, source: exp.Table, ref: TableRef) -> None:
-    """Carry a version's descriptions over to the canonical view (metadata only, O(columns))."""
-    params = [source.db, source.name]
-    table_comment = con.execute(
-        "select comment from duckdb_tables() where schema_name = ? and table_name = ?", params
-    ).fetchone()
-    columns = con.execute(
-        "select column_name, comment from duckdb_columns() "
-        "where schema_name = ? and table_name = ? and comment is not null",
-        params,
-    ).fetchall()
-    view = canonical_table(ref)
-    if table_comment and table_comment[0]:
-        con.execute(
-            _sql(
-                exp.Comment(this=view, kind="VIEW", expression=exp.Literal.string(table_comment[0]))
-            )
+def _columns(con: duckdb.DuckDBPyConnection, ref: TableRef, version: int) -> tuple[Column, ...]:
+    rows = _rows(con, STATEMENTS.list_columns(ref, version))
+    return tuple(Column(str(n), str(t), nullable == "YES") for n, t, nullable in rows)
+
+
+def _descriptions(
+    con: duckdb.DuckDBPyConnection, ref: TableRef, version: int | None
+) -> Descriptions:
+    if version is None:
+        schema, name = ref.layer.value, ref.name
+    else:
+        schema, name = ref.shadow_schema, ref.version_identifier(version)
+    read = STATEMENTS.version_descriptions(schema, name, view=version is None)
+    rows = sorted(_rows(con, read), key=lambda r: int(str(r[0])))
+    table = [str(text) for position, _, text in rows if position == 0 and text]
+    return Descriptions(
+        table[0] if table else None,
+        tuple((str(c), str(d) if d else None) for position, c, d in rows if position != 0),
+    )
+
+
+def read_source_table(source_path: Path, table: str) -> pa.Table:
+    """A READ_ONLY source table (a DuckDB file) as Arrow rows, the file opened read-only."""
+    if not source_path.exists():
+        raise NotFound(
+            f"the source database {source_path} does not exist; run `spyne sample generate`",
+            details={"path": str(source_path)},
         )
-    for column, comment in columns:
-        target = exp.column(column, table=ref.name, db=ref.layer.value, quoted=True)
-        con.execute(
-            _sql(exp.Comment(this=target, kind="COLUMN", expression=exp.Literal.string(comment)))
-        )
-
-
-def _version_in_view_sql(sql: str, ref: TableRef) -> int | None:
-    """Which version a canonical view selects from, read from its own definition."""
-    for table in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Table):
-        if table.db == ref.shadow_schema:
-            parsed = parse_version_identifier(table.name)
-            if parsed and parsed[0] == ref.name:
-                return parsed[1]
-    return None
+    with duckdb.connect(str(source_path), read_only=True) as con:
+        return con.sql(STATEMENTS.render(STATEMENTS.read_source(None, table))).to_arrow_table()
 
 
 class DuckDBWarehouse:
-    dialect = "duckdb"
+    kind = WarehouseKind.DUCKDB
+    dialect = Dialect.DUCKDB.value
 
     def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
+        self._path = Path(path)
         self._held = threading.local()
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def location(self) -> str:
+        return str(self._path)
 
     def create(self) -> bool:
         """Create an empty warehouse file, readable by its owner only; False if it exists."""
@@ -145,8 +159,10 @@ class DuckDBWarehouse:
     def exclusive(self) -> Iterator[None]:
         """Hold the warehouse for one act: no other process or thread can act until it ends.
 
-        Inside the block, an intent left pending by anyone else belongs to an act that is no
-        longer running (it would hold this lock), so recovery may settle it.
+        The held read-write connection is DuckDB's file lock (other processes wait for it);
+        a per-file RLock keeps other threads of this process out. Inside the block, an intent
+        left pending by anyone else belongs to an act that is no longer running (it would
+        hold this lock), so recovery may settle it.
         """
         key = str(self.path.resolve())
         with _ACT_LOCKS_GUARD:
@@ -220,68 +236,75 @@ class DuckDBWarehouse:
     # -- versions ------------------------------------------------------------------------
     def versions(self, ref: TableRef) -> list[int]:
         with self.connect() as con:
-            rows = con.execute(
-                "select table_name from information_schema.tables where table_schema = ?",
-                [ref.shadow_schema],
-            ).fetchall()
-        found = []
-        for (name,) in rows:
-            parsed = parse_version_identifier(name)
-            if parsed and parsed[0] == ref.name:
-                found.append(parsed[1])
-        return sorted(found)
+            rows = _rows(con, STATEMENTS.list_versions(ref))
+        return versions_by_table(ref, [str(name) for (name,) in rows])
 
     def version_exists(self, ref: TableRef, version: int) -> bool:
         return version in self.versions(ref)
 
-    def manifest(self, ref: TableRef, version: int) -> VersionManifest:
-        table = version_table(ref, version)
+    def columns(self, ref: TableRef, version: int) -> tuple[Column, ...]:
         with self.connect() as con:
-            cols = con.execute(
-                "select column_name, data_type, is_nullable from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [ref.shadow_schema, ref.version_identifier(version)],
-            ).fetchall()
-            if not cols:
+            return _columns(con, ref, version)
+
+    def manifest(self, ref: TableRef, version: int) -> VersionManifest:
+        with self.connect() as con:
+            schema = _columns(con, ref, version)
+            if not schema:
                 raise NotFound(
                     f"version {version} of {ref} does not exist in the warehouse",
                     details={"table": str(ref), "version": version},
                 )
-            # Order-independent content fingerprint: sum of per-row hashes (duplicates count).
-            alias = exp.to_identifier("t")
-            query = exp.select(
-                exp.func("count", exp.Star()),
-                exp.func(
-                    "coalesce",
-                    exp.func("sum", exp.cast(exp.func("hash", alias), "HUGEINT")),
-                    exp.Literal.number(0),
-                ),
-            ).from_(table.as_("t"))
-            row = con.execute(_sql(query)).fetchone()
-        assert row is not None
-        row_count, row_hash = int(row[0]), int(row[1])
-        schema = tuple(Column(name=c[0], data_type=c[1], nullable=c[2] == "YES") for c in cols)
-        payload = json.dumps(
-            {
-                "schema": [[c.name, c.data_type] for c in schema],
-                "rows": row_count,
-                "hash": str(row_hash),
-            },
-            sort_keys=True,
-        )
-        return VersionManifest(row_count, schema, hashlib.sha256(payload.encode()).hexdigest())
+            ((row_count, row_hash),) = _rows(con, STATEMENTS.content_hash(ref, version))
+        return manifest_of(self.kind, int(str(row_count)), schema, int(str(row_hash)))
+
+    def descriptions(self, ref: TableRef, version: int | None) -> Descriptions:
+        with self.connect() as con:
+            return _descriptions(con, ref, version)
 
     def create_version(self, ref: TableRef, version: int, query: exp.Query | str) -> None:
         """Write version N of a table from a SELECT (sqlglot expression, or fixed SQL it parses)."""
-        select = sqlglot.parse_one(query, read="duckdb") if isinstance(query, str) else query
-        with self.connect() as con:
-            _create_version(con, ref, version, select)
+        select = read_only_select(
+            sqlglot.parse_one(query, read=self.dialect) if isinstance(query, str) else query
+        )
+        with self.connect() as con, _written_once(ref, version):
+            _run(
+                con,
+                STATEMENTS.create_schema(ref.shadow_schema),
+                STATEMENTS.create_version(ref, version, select),
+            )
+
+    def create_version_from_rows(
+        self, ref: TableRef, version: int, rows: pa.Table, *, base_version: int | None = None
+    ) -> None:
+        """DuckDB has no clones: a version built on a previous one copies it, in one transaction."""
+        source = exp.Table(this=exp.to_identifier(ROWS_NAME))
+        with self.connect() as con, _written_once(ref, version):
+            con.register(ROWS_NAME, rows)
+            try:
+                _run(con, STATEMENTS.create_schema(ref.shadow_schema))
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    if base_version is None:
+                        _run(
+                            con,
+                            STATEMENTS.create_version(ref, version, exp.select("*").from_(source)),
+                        )
+                    else:
+                        _run(
+                            con,
+                            STATEMENTS.clone_version(ref, base_version, version),
+                            STATEMENTS.append_rows(ref, version, rows.column_names, source),
+                        )
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+            finally:
+                con.unregister(ROWS_NAME)
 
     def drop_version(self, ref: TableRef, version: int) -> None:
         with self.connect() as con:
-            con.execute(
-                _sql(exp.Drop(tables=[version_table(ref, version)], kind="TABLE", exists=True))
-            )
+            _run(con, STATEMENTS.drop_version(ref, version))
 
     # -- canonical views -----------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:
@@ -290,31 +313,34 @@ class DuckDBWarehouse:
         Callers know the previous version from the catalog (under its lock), so nothing is
         read here: the cost is the same whatever the table's size or the warehouse's.
         """
-        create = exp.Create(
-            this=canonical_table(ref),
-            kind="VIEW",
-            replace=True,
-            expression=exp.select("*").from_(version_table(ref, version)),
-        )
         with self.connect() as con:
-            if first:  # the layer schema exists once any view of it was published
-                con.execute(_create_schema(ref.layer.value))
-            try:
-                # DuckDB binds a view when it is created: a missing version fails here.
-                con.execute(_sql(create))
-            except duckdb.CatalogException as e:
-                raise NotFound(
-                    f"version {version} of {ref} is not in the warehouse (dropped or never built)",
-                    details={
-                        "table": str(ref),
-                        "version": version,
-                        "error": str(e).splitlines()[0],
-                    },
-                ) from e
+            self._swap(con, ref, version, Descriptions(None, ()), first=first)
+
+    def _swap(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        ref: TableRef,
+        version: int,
+        described: Descriptions,
+        *,
+        first: bool = True,
+    ) -> None:
+        if first:  # the layer schema exists once any view of it was published
+            _run(con, STATEMENTS.create_schema(ref.layer.value))
+        view, *comments = STATEMENTS.point_view(ref, version, described)
+        try:
+            # DuckDB binds a view when it is created: a missing version fails here.
+            _run(con, view)
+        except duckdb.CatalogException as e:
+            raise NotFound(
+                f"version {version} of {ref} is not in the warehouse (dropped or never built)",
+                details={"table": str(ref), "version": version, "error": str(e).splitlines()[0]},
+            ) from e
+        _run(con, *comments)
 
     def drop_view(self, ref: TableRef) -> None:
         with self.connect() as con:
-            con.execute(_sql(exp.Drop(tables=[canonical_table(ref)], kind="VIEW", exists=True)))
+            _run(con, STATEMENTS.drop_view(ref))
 
     def point_view(self, ref: TableRef, version: int | None) -> None:
         """Make the canonical view show ``version``, or remove it (None: nothing is canonical).
@@ -326,48 +352,20 @@ class DuckDBWarehouse:
             self.drop_view(ref)
             return
         with self.connect() as con:
-            self.swap_view(ref, version)
-            _copy_comments(con, version_table(ref, version), ref)
+            self._swap(con, ref, version, _descriptions(con, ref, version))
 
     def inventory(self) -> WarehouseInventory:
         """Every version table and canonical view Spyne's naming recognises (for `spyne doctor`)."""
-        versions: dict[str, list[int]] = {}
-        views: dict[str, int | None] = {}
-        layers = {layer.value: layer for layer in Layer}
-        shadows = {shadow_schema(layer): layer for layer in Layer}
         with self.connect() as con:
-            for schema, name in con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_type = 'BASE TABLE'"
-            ).fetchall():
-                parsed = parse_version_identifier(name) if schema in shadows else None
-                if parsed:
-                    canonical = TableRef(shadows[schema], parsed[0]).canonical
-                    versions.setdefault(canonical, []).append(parsed[1])
-            for schema, name, sql in con.execute(
-                "select schema_name, view_name, sql from duckdb_views() where not internal"
-            ).fetchall():
-                if schema in layers:
-                    ref = TableRef(layers[schema], name)
-                    views[ref.canonical] = _version_in_view_sql(sql, ref)
-        return WarehouseInventory(
-            {k: sorted(v) for k, v in versions.items()}, dict(sorted(views.items()))
-        )
+            tables = _rows(con, STATEMENTS.list_all_versions())
+            views = _rows(con, STATEMENTS.list_views())
+        return inventory_of(tables, views, self.dialect)
 
     def view_version(self, ref: TableRef) -> int | None:
         """Which version the canonical view points at, read from the view's own SQL."""
         with self.connect() as con:
-            return self._view_version(con, ref)
-
-    @staticmethod
-    def _view_version(con: duckdb.DuckDBPyConnection, ref: TableRef) -> int | None:
-        # Filtering duckdb_views() in SQL is slower than reading the (few) views and filtering here.
-        for schema, name, sql in con.execute(
-            "select schema_name, view_name, sql from duckdb_views() where not internal"
-        ).fetchall():
-            if schema == ref.layer.value and name == ref.name:
-                return _version_in_view_sql(sql, ref)
-        return None
+            rows = _rows(con, STATEMENTS.list_views(ref))
+        return version_in_view_sql(str(rows[0][2]), ref, self.dialect) if rows else None
 
     # -- ingestion -----------------------------------------------------------------------
     def copy_from_source(
@@ -379,18 +377,31 @@ class DuckDBWarehouse:
                 f"the source database {source_path} does not exist; run `spyne sample generate`",
                 details={"path": str(source_path)},
             )
-        alias = "spyne_src"
-        attach = exp.Attach(
-            this=exp.alias_(exp.Literal.string(str(source_path)), alias),
-            expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
-        )
-        src = exp.table_(exp.to_identifier(source_table, quoted=True), db="main", catalog=alias)
-        with self.connect() as con:
-            con.execute(_sql(attach))
+        with self.connect() as con, _written_once(ref, version):
+            _run(con, STATEMENTS.attach_source(str(source_path), SOURCE_ALIAS))
             try:
-                _create_version(con, ref, version, exp.select("*").from_(src))
+                _run(
+                    con,
+                    STATEMENTS.create_schema(ref.shadow_schema),
+                    STATEMENTS.create_version(
+                        ref, version, STATEMENTS.read_source(SOURCE_ALIAS, source_table)
+                    ),
+                )
             finally:
-                con.execute(_sql(exp.Detach(this=exp.to_identifier(alias))))
+                _run(con, STATEMENTS.detach_source(SOURCE_ALIAS))
+
+    # -- reads -----------------------------------------------------------------------------
+    def profile(
+        self, query: exp.Query, *, table: TableRef | None = None
+    ) -> list[tuple[object, ...]]:
+        select = read_only_select(query)
+        with self.connect(read_only=True) as con:
+            return _rows(con, select)
+
+    def estimate(self, query: exp.Query) -> CostEstimate:
+        """A local file is not metered: nothing to estimate."""
+        read_only_select(query)
+        return CostEstimate(bytes_processed=None, max_bytes_billed=None)
 
     def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
         """Fixed SQL for internal reads (tests, summaries); never user input."""

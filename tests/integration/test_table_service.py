@@ -1,4 +1,9 @@
-"""The lifecycle service on a real DuckDB warehouse and SQLite catalog, without dbt in the loop."""
+"""The lifecycle service on each warehouse adapter and a SQLite catalog, without dbt in the loop.
+
+Every test runs twice: on a real DuckDB file, and on BigQuery through the fake client (which
+keeps the project's datasets, tables and views, so promote, rollback, the janitor, recovery and
+the doctor see what they would see in BigQuery).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
+import pyarrow as pa
 import pytest
 
 from orchestration.catalog import Catalog, IntentStatus
 from orchestration.identity import Actor
 from orchestration.lifecycle.service import TableService
-from orchestration.warehouse import DuckDBWarehouse
 from policies.errors import SpyneError
 from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.publishing import PublishingPolicy
 from policies.roles import Role
+from tests.warehouse_support import KINDS, Adapter, adapter
 
 REF = TableRef(Layer.GOLD, "kpis")
 
@@ -38,23 +43,23 @@ class Env:
     admin: Actor
     runner: Actor  # the code location's service principal (engineer), as a scheduled run
     clock: Clock
+    adapter: Adapter
 
     def __iter__(self) -> Iterator[object]:
         return iter((self.svc, self.admin, self.clock))
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+@pytest.fixture(params=KINDS)
+def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Env]:
     catalog = Catalog(f"sqlite:///{tmp_path}/catalog.db")
     catalog.upgrade()
-    warehouse = DuckDBWarehouse(tmp_path / "warehouse.duckdb")
-    warehouse.create()
+    used = adapter(request.param, tmp_path, catalog.engine)
     clock = Clock()
-    svc = TableService(catalog, warehouse, PublishingPolicy(retention_hours=24), clock=clock)
+    svc = TableService(catalog, used.warehouse, PublishingPolicy(retention_hours=24), clock=clock)
     admin, _ = catalog.create_principal("ada", Role.ADMIN, created_by="test")
     service, _ = catalog.create_principal("dagster", Role.ENGINEER, created_by="ada")
     catalog.set_mode(SystemMode.INGESTION_READY, "ada")
-    yield Env(svc, Actor(admin), Actor(service, "schedule:daily"), clock)
+    yield Env(svc, Actor(admin), Actor(service, "schedule:daily"), clock, used)
     catalog.dispose()
 
 
@@ -68,10 +73,12 @@ def build(
 ) -> int:
     runner = Actor(next(p for p in svc.catalog.list_principals() if p.name == "dagster"))
     version = svc.allocate_version(runner, REF)
-    cols = "range as id, range * 2 as amount" + (", 'x' as note" if extra_column else "")
-    if drop_column:
-        cols = "range as id"
-    svc.warehouse.create_version(REF, version, f"select {cols} from range({rows})")
+    columns: dict[str, list[object]] = {"id": list(range(rows))}
+    if not drop_column:
+        columns["amount"] = [i * 2 for i in range(rows)]
+    if extra_column:
+        columns["note"] = ["x"] * rows
+    svc.warehouse.create_version_from_rows(REF, version, pa.table(columns))
     svc.register_build(runner, REF, version, None)
     svc.catalog.record_gate(REF.canonical, version, gate, {"test": True}, actor=runner.name)
     return version
@@ -86,11 +93,7 @@ def test_dry_run_shows_the_change_and_changes_nothing(env) -> None:  # type: ign
     assert plan.decision.allowed and plan.gate_status.value == "passed"
     assert svc.catalog.get_table(REF.canonical).state == TableState.SHADOW
     assert svc.warehouse.view_version(REF) is None, "a SHADOW table has no canonical view at all"
-    with (
-        duckdb.connect(str(svc.warehouse.path), read_only=True) as con,
-        pytest.raises(duckdb.CatalogException),
-    ):
-        con.execute("select * from gold.kpis")
+    assert REF.canonical not in svc.warehouse.inventory().views
     entries = svc.catalog.list_audit(limit=1000)
     assert len(entries) == audit_before + 1 and entries[0].action == "promote_dry_run"
 
@@ -168,7 +171,7 @@ def test_rollback_defaults_to_the_previous_active_version(env) -> None:  # type:
     svc.promote(admin, REF.canonical)
     plan = svc.rollback(admin, REF.canonical)
     assert (plan.from_version, plan.to_version) == (2, 1)
-    assert svc.warehouse.query("select count(*) from gold.kpis")[0][0] == 5
+    assert env.adapter.visible_rows(REF) == 5
     history = svc.catalog.history(REF.canonical)
     assert [h.transition.value for h in history] == ["promote", "promote", "rollback"]
 
@@ -330,17 +333,12 @@ def test_doctor_repairs_a_view_moved_by_hand(env: Env) -> None:
 def test_canonical_view_carries_the_version_descriptions(env: Env) -> None:
     svc = env.svc
     version = build(svc, 3)
-    with svc.warehouse.connect() as con:
-        con.execute("comment on table gold__shadow.kpis__v1 is 'Daily KPIs'")
-        con.execute("comment on column gold__shadow.kpis__v1.amount is 'Amount in EUR'")
+    env.adapter.describe(REF, version, "Daily KPIs", {"amount": "Amount in EUR"})
     svc.promote(env.admin, REF.canonical, version)
-    assert svc.warehouse.query(
-        "select comment from duckdb_views() where schema_name = 'gold' and view_name = 'kpis'"
-    ) == [("Daily KPIs",)]
-    assert ("amount", "Amount in EUR") in svc.warehouse.query(
-        "select column_name, comment from duckdb_columns() "
-        "where schema_name = 'gold' and table_name = 'kpis'"
-    )
+    shown = svc.warehouse.descriptions(REF, None)
+    assert shown.table == "Daily KPIs"
+    assert shown.columns == (("id", None), ("amount", "Amount in EUR"))
+    assert env.adapter.visible_rows(REF) == 3
 
 
 @pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])

@@ -1,0 +1,1 @@
+SELECT COUNT(*), COALESCE(SUM(CAST(FARM_FINGERPRINT(TO_JSON_STRING(t)) AS BIGNUMERIC)), 0) FROM `acme-data`.`gold__shadow`.`kpis__v3` AS t;

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM `acme-data`.`gold`.`kpis`;

@@ -1,0 +1,1 @@
+CREATE OR REPLACE VIEW `acme-data`.`gold`.`kpis` (`day` OPTIONS (description='The day (UTC)'), `amount` OPTIONS (description='Amount in EUR, \'VAT\' included;\nrounded to cents'), `note`) OPTIONS (description='Daily KPIs: one row per day') AS SELECT * FROM `acme-data`.`gold__shadow`.`kpis__v3`;

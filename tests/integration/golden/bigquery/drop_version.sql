@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS `acme-data`.`gold__shadow`.`kpis__v4`;

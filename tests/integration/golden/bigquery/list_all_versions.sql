@@ -1,0 +1,1 @@
+SELECT table_schema, table_name FROM `acme-data.region-eu.INFORMATION_SCHEMA.TABLES` AS info WHERE table_schema IN ('bronze__shadow', 'silver__shadow', 'joins__shadow', 'gold__shadow') AND table_type IN ('BASE TABLE', 'CLONE') ORDER BY table_schema, table_name;

@@ -1,0 +1,1 @@
+SELECT schema_name FROM `acme-data.region-eu.INFORMATION_SCHEMA.SCHEMATA` AS info WHERE schema_name IN ('bronze', 'bronze__shadow', 'silver', 'silver__shadow', 'joins', 'joins__shadow', 'gold', 'gold__shadow') ORDER BY schema_name;

@@ -1,0 +1,1 @@
+SELECT table_schema, table_name, view_definition FROM `acme-data.region-eu.INFORMATION_SCHEMA.VIEWS` AS info WHERE table_schema IN ('bronze', 'silver', 'joins', 'gold') ORDER BY table_schema, table_name;
