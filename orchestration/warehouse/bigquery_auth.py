@@ -2,15 +2,13 @@
 
 One rule for dbt (``dbt_project/profiles.yml``) and for Spyne's own client (the lifecycle and the
 gates), so the two can never act as different accounts: ``SPYNE_BQ_KEYFILE_JSON`` (a
-service-account key's JSON, or that JSON base64-encoded, as dbt accepts it), else
-``SPYNE_BQ_KEYFILE`` (the path of a key file), else Application Default Credentials
-(``GOOGLE_APPLICATION_CREDENTIALS``, gcloud, or the workload identity the machine runs as).
+service-account key's JSON), else ``SPYNE_BQ_KEYFILE`` (the path of a key file), else
+Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, gcloud, or the workload
+identity the machine runs as). A key is never echoed in a message, even a malformed one.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 from collections.abc import Mapping
@@ -24,20 +22,14 @@ KEYFILE = "SPYNE_BQ_KEYFILE"
 
 
 def _key_info(raw: str) -> dict[str, Any]:
-    text = raw.strip()
-    if not text.startswith("{"):
-        try:
-            text = base64.b64decode(text, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            text = raw
     try:
-        info = json.loads(text)
+        info = json.loads(raw)
     except json.JSONDecodeError:
         info = None
     if not isinstance(info, dict):
         raise ConfigError(
-            f"{KEYFILE_JSON} is not a service-account key: set it to the key's JSON (or that "
-            f"JSON base64-encoded), or set {KEYFILE} to the key file's path instead",
+            f"{KEYFILE_JSON} is not the JSON of a service-account key: set it to the key file's "
+            f"content, or set {KEYFILE} to the key file's path instead",
             details={"variable": KEYFILE_JSON},
         )
     return info

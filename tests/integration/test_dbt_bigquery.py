@@ -254,3 +254,25 @@ def test_a_missing_keyfile_is_named(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert str(missing) in done.stdout + done.stderr
+
+
+def test_a_key_that_is_not_json_is_refused_by_name_and_never_echoed(tmp_path: Path) -> None:
+    env = _env(
+        tmp_path,
+        SPYNE_BQ_KEYFILE_JSON="-----BEGIN PRIVATE KEY----- SECRET",
+        SPYNE_DBT_VERSIONS=json.dumps({"silver.customers": 1}),
+    )
+    done = _dbt(
+        tmp_path,
+        "compile",
+        "--target",
+        "prod",
+        "--no-populate-cache",
+        "--select",
+        "customers",
+        env=env,
+    )
+    assert done.returncode != 0
+    said = done.stdout + done.stderr + (tmp_path / "logs" / "dbt.log").read_text(encoding="utf-8")
+    assert "SPYNE_BQ_KEYFILE_JSON is not the JSON of a service-account key" in said
+    assert "SECRET" not in said
