@@ -8,24 +8,30 @@ query Spyne sends, and the job that runs carries the byte cap as ``maximum_bytes
 labels that name the gate, the table, the version and the principal. Nothing is pulled into
 pandas: the checks stay pushed down.
 
-GE swallows what a metric raises (the expectation is reported as errored), so a cost refusal is
-also kept on :class:`GateJobs`; the gate reports it as a refusal, never as a verdict on the data,
-and refuses every later query of the run without sending it.
+GE swallows what a metric raises (the expectation is reported as errored), so what stops the
+gate itself (a query over the cap, credentials that do not work, BigQuery unavailable) is also
+kept on :class:`GateJobs`, typed as everywhere else (``cost_limit_exceeded``, ``config_invalid``,
+``storage_unavailable``); the gate reports it as a refusal, never as a verdict on the data, and
+refuses every later query of the run without sending it. A query BigQuery rejects stays an
+errored expectation, which fails the gate as it does on DuckDB.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import sqlalchemy as sa
+from google.api_core import exceptions as google_errors
+from google.auth import exceptions as auth_errors
 from google.cloud import bigquery
 from great_expectations.datasource.fluent.bigquery_datasource import BigQueryDatasource
 
+from orchestration.warehouse.bigquery_jobs import Jobs, job_labels
 from policies.decisions import refusal
-from policies.errors import SpyneError
+from policies.errors import CostLimitExceeded, SpyneError
 from policies.query_cost import CostFacts, decide_query_cost
 
 if TYPE_CHECKING:
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from policies.naming import TableRef
 
 GATE_ACTION = "gate"
+T = TypeVar("T")
 
 
 def _copy(config: bigquery.QueryJobConfig) -> bigquery.QueryJobConfig:
@@ -59,19 +66,37 @@ class GateJobs:
         labels: Mapping[str, str],
         table: str | None,
     ) -> None:
-        self._client = client
-        self.location = location
-        self.max_bytes = max_bytes
+        self._jobs = Jobs(client, location=location, max_bytes=max_bytes)
         self.labels = dict(labels)
         self.table = table
         self.refusal: SpyneError | None = None
         self.dry_runs = 0
 
-    @property
-    def project(self) -> str:
-        return str(getattr(self._client, "project", ""))
+    def _refuse(self, refused: SpyneError) -> NoReturn:
+        self.refusal = refused
+        raise refused
 
-    def _checked(self, query: str, job_config: bigquery.QueryJobConfig | None) -> Any:
+    def _sent(self, send: Callable[[], T]) -> T:
+        """``send()``, with what stops the gate itself (cost, credentials, an unavailable
+        BigQuery) kept as a typed refusal; an error in the query stays GE's to report."""
+        try:
+            return send()
+        except google_errors.NotFound:
+            raise
+        except (google_errors.GoogleAPICallError, auth_errors.GoogleAuthError) as exc:
+            try:
+                with self._jobs.errors(GATE_ACTION, self.table):
+                    raise exc
+            except SpyneError as typed:
+                if isinstance(exc, google_errors.BadRequest) and not isinstance(
+                    typed, CostLimitExceeded
+                ):
+                    raise exc from None  # BigQuery rejected this query: an errored expectation
+                self._refuse(typed)
+
+    def _checked(
+        self, query: str, job_config: bigquery.QueryJobConfig | None
+    ) -> bigquery.QueryJobConfig:
         """The config to run ``query`` with, once its dry run is within the cap; else refuse."""
         if self.refusal is not None:
             raise self.refusal
@@ -81,16 +106,16 @@ class GateJobs:
         dry.use_query_cache = False
         dry.labels = dict(self.labels)
         self.dry_runs += 1
-        estimate = self._client.query(query, job_config=dry, location=self.location)
+        client, location = self._jobs.client, self._jobs.location
+        estimate = self._sent(lambda: client.query(query, job_config=dry, location=location))
         facts = CostFacts(
-            GATE_ACTION, True, estimate.total_bytes_processed, self.max_bytes, self.table
+            GATE_ACTION, True, estimate.total_bytes_processed, self._jobs.max_bytes, self.table
         )
         decision = decide_query_cost(facts)
         if not decision.allowed:
-            self.refusal = refusal(decision)
-            raise self.refusal
+            self._refuse(refusal(decision))
         run = _copy(config)
-        run.maximum_bytes_billed = self.max_bytes
+        run.maximum_bytes_billed = self._jobs.max_bytes
         run.labels = dict(self.labels)
         return run
 
@@ -103,8 +128,9 @@ class GateJobs:
     ) -> Any:
         """What the DB-API cursor calls for every statement."""
         config = self._checked(query, job_config)
-        kwargs.setdefault("location", self.location)
-        return self._client.query_and_wait(query, job_config=config, **kwargs)  # type: ignore[attr-defined]
+        kwargs.setdefault("location", self._jobs.location)
+        client: Any = self._jobs.client
+        return self._sent(lambda: client.query_and_wait(query, job_config=config, **kwargs))
 
     def query(
         self,
@@ -114,12 +140,13 @@ class GateJobs:
     ) -> Any:
         """What the DB-API cursor calls when it is given a job id."""
         config = self._checked(query, job_config)
-        kwargs.setdefault("location", self.location)
-        return self._client.query(query, job_config=config, **kwargs)
+        kwargs.setdefault("location", self._jobs.location)
+        client = self._jobs.client
+        return self._sent(lambda: client.query(query, job_config=config, **kwargs))
 
     def get_table(self, table: Any) -> bigquery.Table:
         """Table metadata (columns, existence) for the dialect's reflection: free, no job."""
-        return self._client.get_table(table)
+        return self._sent(lambda: self._jobs.client.get_table(table))
 
     def close(self) -> None:
         """The DB-API closes only clients it made; the warehouse's client stays open."""
@@ -147,8 +174,6 @@ class BigQueryGateSource:
 
     @classmethod
     def of(cls, warehouse: BigQueryWarehouse, ref: TableRef, version: int) -> BigQueryGateSource:
-        from orchestration.warehouse.bigquery_jobs import job_labels
-
         return cls(
             warehouse.jobs.client,
             warehouse.project,

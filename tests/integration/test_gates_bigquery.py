@@ -17,6 +17,8 @@ from typing import Any
 import duckdb
 import pytest
 import sqlglot
+from google.api_core import exceptions as google_errors
+from google.auth import exceptions as auth_errors
 from great_expectations.core.expectation_suite import ExpectationSuite
 from sqlglot import exp
 from test_gates import CLEAN_ROWS, DIRTY_ROWS, NODE, TESTS, make_table
@@ -33,7 +35,7 @@ from orchestration.runtime import Runtime
 from orchestration.warehouse import acting_as
 from orchestration.warehouse.act_lock import catalog_act_lock
 from orchestration.warehouse.bigquery_warehouse import BigQueryWarehouse
-from policies.errors import CostLimitExceeded
+from policies.errors import ConfigError, CostLimitExceeded
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
@@ -206,6 +208,37 @@ def test_a_query_over_the_cap_refuses_the_gate_without_running_anything(
     assert result.message == result.refusal.message
     queries = _gate_queries(fake)
     assert [q.dry_run for q in queries] == [True], "one dry run, then nothing is sent"
+
+
+class _ExpiredCredentials(FakeBigQueryClient):
+    def query(self, query: str, job_config: Any = None, **kwargs: Any) -> Any:
+        raise auth_errors.RefreshError("the token has expired")
+
+
+class _RejectsQueries(FakeBigQueryClient):
+    def query_and_wait(self, query: str, *, job_config: Any = None, **kwargs: Any) -> Any:
+        raise google_errors.BadRequest("Syntax error: Unexpected keyword")
+
+
+def test_credentials_that_fail_refuse_the_gate_but_a_rejected_query_fails_it(
+    bigquery: BigQueryWarehouse, suite: ExpectationSuite
+) -> None:
+    fake = _fake(bigquery)
+    expired = _ExpiredCredentials(PROJECT)
+    expired.state = fake.state
+    source = BigQueryGateSource.of(bigquery, REF, 1)
+    source.client = expired
+    refused = run_gate(source, REF.shadow_schema, "orders__v1", suite, parameters=NO_FLOOR)
+    assert isinstance(refused.refusal, ConfigError) and not refused.success
+    assert "credentials" in refused.refusal.message
+
+    rejecting = _RejectsQueries(PROJECT)
+    rejecting.state = fake.state
+    source = BigQueryGateSource.of(bigquery, REF, 1)
+    source.client = rejecting
+    failed = run_gate(source, REF.shadow_schema, "orders__v1", suite, parameters=NO_FLOOR)
+    assert failed.refusal is None and failed.missing is None and not failed.success
+    assert "could not run" in (failed.message or "") and "Syntax error" in (failed.message or "")
 
 
 def test_a_missing_version_is_no_verdict(
