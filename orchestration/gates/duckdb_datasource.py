@@ -20,6 +20,8 @@ Two more DuckDB specifics are handled here rather than in every caller:
 
 Importing this module registers the ``duckdb_sql`` type with GE (``context.data_sources.
 add_duckdb_sql``); import it before ``gx.get_context()`` so a file-based context can load it.
+:class:`DuckDBGateSource` is the gate runner's view of it (``runner.GateSource``), beside
+BigQuery's in :mod:`orchestration.gates.bigquery_datasource`.
 """
 
 from __future__ import annotations
