@@ -1,6 +1,8 @@
 {#-
   spyne_versioned: every build writes a new immutable physical version
   <layer>__shadow.<model>__v<N> and never touches the canonical view <layer>.<model>.
+  On BigQuery the layer is a dataset of the target project, and so is <layer>__shadow; the
+  statement that writes the version is adapter-dispatched (macros/spyne_version_ddl.sql).
   Publishing (pointing the canonical view at a version) is Spyne's gated promotion,
   not dbt's job, so a failed build or gate can never change what users see.
 
@@ -56,7 +58,7 @@
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
 
   {% call statement('main') -%}
-    {{ get_create_table_as_sql(False, target_relation, sql) }}
+    {{ spyne_create_version_sql(target_relation, sql) }}
   {%- endcall %}
 
   {{ run_hooks(post_hooks, inside_transaction=True) }}
@@ -72,10 +74,13 @@
 
 {#-
   Created once per invocation, before threads start: concurrent CREATE SCHEMA conflicts on DuckDB.
-  The layer schemas are those of the project's models (a model's schema is its layer).
+  The layer schemas (BigQuery datasets, in the profile's location) are those of the project's
+  models (a model's schema is its layer). Only commands that write create them: `dbt compile`
+  and `dbt docs generate` render this hook too, and must not touch the warehouse (on BigQuery,
+  compiling for the prod target needs no connection at all).
 -#}
 {% macro spyne_create_layer_schemas() -%}
-  {%- if execute -%}
+  {%- if execute and flags.WHICH in ['run', 'build'] -%}
     {%- set layers = [] -%}
     {%- for node in graph.nodes.values() -%}
       {%- if node.resource_type == 'model' and node.schema not in layers -%}

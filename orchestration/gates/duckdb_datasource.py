@@ -20,6 +20,8 @@ Two more DuckDB specifics are handled here rather than in every caller:
 
 Importing this module registers the ``duckdb_sql`` type with GE (``context.data_sources.
 add_duckdb_sql``); import it before ``gx.get_context()`` so a file-based context can load it.
+:class:`DuckDBGateSource` is the gate runner's view of it (``runner.GateSource``), beside
+BigQuery's in :mod:`orchestration.gates.bigquery_datasource`.
 """
 
 from __future__ import annotations
@@ -27,14 +29,21 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import sqlalchemy as sa
 from great_expectations.datasource.fluent import SQLDatasource
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 from sqlalchemy.pool import NullPool
 from sqlglot import exp
+
+from policies.errors import SpyneError
+
+if TYPE_CHECKING:
+    from great_expectations.data_context import AbstractDataContext
+    from great_expectations.datasource.fluent.sql_datasource import TableAsset
 
 DATASOURCE_TYPE = "duckdb_sql"
 
@@ -169,3 +178,49 @@ class DuckDBSQLDatasource(SQLDatasource):
             model.get("default_schema"),
             **dict(model.get("kwargs") or {}),
         )
+
+
+@dataclass(frozen=True)
+class DuckDBGateSource:
+    """Where a gate looks on the embedded warehouse: one DuckDB file, opened only while it runs."""
+
+    path: Path
+    dialect: str = "duckdb"
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def missing(self) -> str | None:
+        # duckdb would silently create an empty file here; a gate must not.
+        return None if self.path.is_file() else f"warehouse file {self.path} does not exist"
+
+    def datasource(self, context: AbstractDataContext, schema: str) -> SQLDatasource:
+        return context.data_sources.add_duckdb_sql(  # type: ignore[attr-defined,no-any-return]
+            name="warehouse", connection_string=duckdb_url(self.path), default_schema=schema
+        )
+
+    def add_asset(self, datasource: SQLDatasource, schema: str, table: str) -> TableAsset:
+        # The datasource is bound to the schema (see the module docstring).
+        return datasource.add_table_asset(name=f"{schema}.{table}", table_name=table)
+
+    @contextmanager
+    def connection(self, datasource: SQLDatasource) -> Iterator[sa.Connection]:
+        engine = cast(DuckDBExecutionEngine, datasource.get_execution_engine())
+        try:
+            with engine.single_connection() as connection:
+                yield connection
+        finally:
+            engine.engine.dispose()
+
+    def table_exists(self, connection: sa.Connection, schema: str, table: str) -> bool:
+        count = connection.exec_driver_sql(
+            "SELECT count(*) FROM information_schema.tables"
+            " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
+            (schema, table),
+        ).scalar()
+        return bool(count)
+
+    def refused(self) -> SpyneError | None:
+        """DuckDB costs nothing per query: nothing is ever refused on the way."""
+        return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from orchestration.jsonable import json_safe
+from policies.errors import SpyneError
 from policies.gates import DbtTestResult
 
 CRITICAL = "critical"
@@ -62,7 +63,8 @@ class GateResult:
     """The verdict of one gate run on ``schema.table``; ``success`` decides publication.
 
     ``missing`` says the gate could not look at the data at all (no warehouse file, no
-    table): such a result must never be recorded as a verdict on a version.
+    table), and ``refusal`` that it was refused on the way (a query over the byte cap): such a
+    result must never be recorded as a verdict on a version.
     """
 
     success: bool
@@ -77,6 +79,7 @@ class GateResult:
     data_docs_index: str | None = None
     dbt_tests: tuple[DbtTestResult, ...] = ()
     missing: Missing | None = None
+    refusal: SpyneError | None = field(default=None, compare=False)
     failures: tuple[ExpectationOutcome, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

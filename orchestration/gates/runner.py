@@ -1,4 +1,4 @@
-"""Run one gate: a GE suite against one shadow table version, evaluated inside DuckDB.
+"""Run one gate: a GE suite against one shadow table version, evaluated inside the warehouse.
 
 Every check is pushed down as SQL through GE's SQLAlchemy engine; no rows are pulled into
 pandas. The verdict is blocking, so anything that prevents a trustworthy verdict (missing
@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import great_expectations as gx
 import sqlalchemy as sa
@@ -27,10 +28,12 @@ from great_expectations.core.expectation_validation_result import (
 )
 from great_expectations.data_context import AbstractDataContext
 from great_expectations.data_context.types.base import DataContextConfig, ProgressBarsConfig
+from great_expectations.datasource.fluent import SQLDatasource
+from great_expectations.datasource.fluent.sql_datasource import TableAsset
 from sqlglot import exp
 
 from orchestration.gates.data_docs import build_data_docs, docs_stores
-from orchestration.gates.duckdb_datasource import DuckDBExecutionEngine, duckdb_url
+from orchestration.gates.duckdb_datasource import DuckDBGateSource
 from orchestration.gates.results import (
     BOUND_KEYS,
     CRITICAL,
@@ -43,12 +46,52 @@ from orchestration.gates.results import (
 )
 from orchestration.gates.suites import is_uniqueness_check
 from orchestration.jsonable import json_safe
+from policies.errors import SpyneError
 
 RESULT_FORMAT = "SUMMARY"
 
 
+class GateSource(Protocol):
+    """Where a gate looks: a GE SQL datasource on one warehouse, and what GE cannot ask it.
+
+    :class:`~orchestration.gates.duckdb_datasource.DuckDBGateSource` (the embedded warehouse)
+    and :class:`~orchestration.gates.bigquery_datasource.BigQueryGateSource` (prod).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dialect(self) -> str: ...
+
+    def missing(self) -> str | None:
+        """Why the warehouse itself cannot be read, if it cannot (no verdict is possible)."""
+        ...
+
+    def datasource(self, context: AbstractDataContext, schema: str) -> SQLDatasource: ...
+
+    def add_asset(self, datasource: SQLDatasource, schema: str, table: str) -> TableAsset: ...
+
+    def connection(self, datasource: SQLDatasource) -> AbstractContextManager[sa.Connection]:
+        """A connection for the gate's own queries; nothing stays open after the block."""
+        ...
+
+    def table_exists(self, connection: sa.Connection, schema: str, table: str) -> bool: ...
+
+    def refused(self) -> SpyneError | None:
+        """A refusal met while GE ran (a query over the byte cap), which GE itself swallows."""
+        ...
+
+
+def gate_source(warehouse: Path | GateSource) -> GateSource:
+    """A path is a DuckDB warehouse file."""
+    if isinstance(warehouse, Path):
+        return DuckDBGateSource(warehouse)
+    return warehouse
+
+
 def run_gate(
-    warehouse_path: Path,
+    warehouse: Path | GateSource,
     schema: str,
     table: str,
     suite: ExpectationSuite,
@@ -56,17 +99,21 @@ def run_gate(
     parameters: Mapping[str, Any] | None = None,
     data_docs_dir: Path | None = None,
 ) -> GateResult:
-    """Validate ``schema.table`` in the DuckDB file against ``suite``.
+    """Validate ``schema.table`` in the warehouse (a DuckDB file, or a :class:`GateSource`).
 
     ``parameters`` are the values of the suite's ``{"$PARAMETER": name}`` references (a
     reference without a value fails the gate). With ``data_docs_dir`` the result is also
     kept there (``validations/``, with the suite in ``suites/``) and the Data Docs site
-    rebuilt for it (``site/index.html``); without it nothing touches the disk. The
-    warehouse file is not held open once this returns.
+    rebuilt for it (``site/index.html``); without it nothing touches the disk. Nothing of
+    the warehouse is held open once this returns. A refusal met on the way (a BigQuery query
+    over the byte cap) fails the gate and is kept in ``GateResult.refusal``: it is no verdict.
     """
     started = time.perf_counter()
+    source = gate_source(warehouse)
 
-    def failed(message: str, missing: Missing | None = None) -> GateResult:
+    def failed(
+        message: str, missing: Missing | None = None, refused: SpyneError | None = None
+    ) -> GateResult:
         return GateResult(
             success=False,
             evaluated=0,
@@ -78,26 +125,32 @@ def run_gate(
             suite_name=suite.name,
             message=message,
             missing=missing,
+            refusal=refused,
         )
 
-    warehouse_path = Path(warehouse_path)
-    if not warehouse_path.is_file():
-        # duckdb would silently create an empty file here; a gate must not.
-        return failed(f"warehouse file {warehouse_path} does not exist", "warehouse")
+    unreadable = source.missing()
+    if unreadable is not None:
+        return failed(unreadable, "warehouse")
     if not suite.expectations:
         return failed(f"suite {suite.name!r} has no expectations; an empty gate proves nothing")
     try:
         outcomes, docs_index = _validate(
-            warehouse_path, schema, table, suite, dict(parameters or {}), data_docs_dir
+            source, schema, table, suite, dict(parameters or {}), data_docs_dir
         )
     except _TableMissing as missing:
         return failed(str(missing), "table")
     except _GateRefused as refusal:
         return failed(str(refusal))
-    except Exception as exc:  # any GE or DuckDB error is a failed gate, by design
+    except Exception as exc:  # any GE or warehouse error is a failed gate, by design
+        refused = source.refused()
+        if refused is not None:
+            return failed(refused.message, refused=refused)
         return failed(
             f"gate on {schema}.{table} could not run: {type(exc).__name__}: {first_line(exc)}"
         )
+    refused = source.refused()
+    if refused is not None:
+        return failed(refused.message, refused=refused)
     failed_count = sum(1 for o in outcomes if not o.success)
     return GateResult(
         success=not any(o.blocking for o in outcomes),
@@ -122,7 +175,7 @@ class _TableMissing(_GateRefused):
 
 
 def _validate(
-    warehouse_path: Path,
+    source: GateSource,
     schema: str,
     table: str,
     suite: ExpectationSuite,
@@ -130,46 +183,37 @@ def _validate(
     data_docs_dir: Path | None,
 ) -> tuple[list[ExpectationOutcome], str | None]:
     context = _context(data_docs_dir)
-    datasource = context.data_sources.add_duckdb_sql(  # type: ignore[attr-defined]
-        name="warehouse", connection_string=duckdb_url(warehouse_path), default_schema=schema
-    )
-    engine = cast(DuckDBExecutionEngine, datasource.get_execution_engine())
-    try:
-        with engine.single_connection() as connection:
-            if not _table_exists(connection, schema, table):
-                raise _TableMissing(
-                    f"table {schema}.{table} does not exist in {warehouse_path.name}"
-                )
-            asset = datasource.add_table_asset(name=f"{schema}.{table}", table_name=table)
-            batch_definition = asset.add_batch_definition_whole_table("whole_table")
-            gx_suite = context.suites.add_or_update(_detached_copy(suite))
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(
-                    name=f"{schema}.{table}", data=batch_definition, suite=gx_suite
-                )
+    datasource = source.datasource(context, schema)
+    with source.connection(datasource) as connection:
+        if not source.table_exists(connection, schema, table):
+            raise _TableMissing(f"table {schema}.{table} does not exist in {source.name}")
+        asset = source.add_asset(datasource, schema, table)
+        batch_definition = asset.add_batch_definition_whole_table("whole_table")
+        gx_suite = context.suites.add_or_update(_detached_copy(suite))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{schema}.{table}", data=batch_definition, suite=gx_suite)
+        )
+        checkpoint = context.checkpoints.add(
+            Checkpoint(
+                name=f"gate {schema}.{table}",
+                validation_definitions=[definition],
+                result_format={"result_format": RESULT_FORMAT},
             )
-            checkpoint = context.checkpoints.add(
-                Checkpoint(
-                    name=f"gate {schema}.{table}",
-                    validation_definitions=[definition],
-                    result_format={"result_format": RESULT_FORMAT},
-                )
+        )
+        run = checkpoint.run(expectation_parameters=parameters)
+        if len(run.run_results) != 1:
+            raise _GateRefused(
+                f"expected one validation result, GE returned {len(run.run_results)}"
             )
-            run = checkpoint.run(expectation_parameters=parameters)
-            if len(run.run_results) != 1:
-                raise _GateRefused(
-                    f"expected one validation result, GE returned {len(run.run_results)}"
-                )
-            ((result_id, suite_result),) = run.run_results.items()
-            results = sorted(
-                cast(ExpectationSuiteValidationResult, suite_result).results,
-                key=_suite_order(gx_suite),
-            )
-            outcomes = [
-                _with_duplicate_count(connection, schema, table, r, _outcome(r)) for r in results
-            ]
-    finally:
-        engine.engine.dispose()
+        ((result_id, suite_result),) = run.run_results.items()
+        results = sorted(
+            cast(ExpectationSuiteValidationResult, suite_result).results,
+            key=_suite_order(gx_suite),
+        )
+        outcomes = [
+            _with_duplicate_count(connection, source.dialect, schema, table, r, _outcome(r))
+            for r in results
+        ]
     docs_index = None
     if data_docs_dir is not None:
         # Rendered after the connection is closed: the warehouse is not locked for HTML.
@@ -230,15 +274,6 @@ def _suite_order(suite: ExpectationSuite) -> Callable[[ExpectationValidationResu
     return position
 
 
-def _table_exists(connection: sa.Connection, schema: str, table: str) -> bool:
-    count = connection.exec_driver_sql(
-        "SELECT count(*) FROM information_schema.tables"
-        " WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-        (schema, table),
-    ).scalar()
-    return bool(count)
-
-
 def _outcome(result: ExpectationValidationResult) -> ExpectationOutcome:
     config = result.expectation_config
     kwargs: Mapping[str, Any] = (config.kwargs if config is not None else {}) or {}
@@ -260,6 +295,7 @@ def _outcome(result: ExpectationValidationResult) -> ExpectationOutcome:
 
 def _with_duplicate_count(
     connection: sa.Connection,
+    dialect: str,
     schema: str,
     table: str,
     result: ExpectationValidationResult,
@@ -280,7 +316,7 @@ def _with_duplicate_count(
         return outcome
     try:
         duplicates = connection.exec_driver_sql(
-            duplicate_rows_sql(schema, table, outcome.column)
+            duplicate_rows_sql(schema, table, outcome.column, dialect)
         ).scalar()
     except sa.exc.DBAPIError:
         connection.rollback()
@@ -288,7 +324,7 @@ def _with_duplicate_count(
     return replace(outcome, unexpected_count=as_int(duplicates))
 
 
-def duplicate_rows_sql(schema: str, table: str, column: str) -> str:
+def duplicate_rows_sql(schema: str, table: str, column: str, dialect: str = "duckdb") -> str:
     """Rows whose non-null ``column`` value repeats: sum of group sizes above one."""
     col = exp.column(column, quoted=True)
     groups = (
@@ -299,7 +335,7 @@ def duplicate_rows_sql(schema: str, table: str, column: str) -> str:
         .having(exp.GT(this=exp.Count(this=exp.Star()), expression=exp.Literal.number(1)))
     )
     total = exp.func("COALESCE", exp.func("SUM", exp.column("n")), exp.Literal.number(0))
-    return exp.select(total).from_(groups.subquery("duplicate_groups")).sql(dialect="duckdb")
+    return exp.select(total).from_(groups.subquery("duplicate_groups")).sql(dialect=dialect)
 
 
 def _exception_message(info: Any) -> str | None:

@@ -1,9 +1,11 @@
 """Run a table's promotion gates (Great Expectations suite, dbt tests, schema drift) and record the verdicts.
 
-A verdict is recorded only about data the gate could see. A missing warehouse, a missing
-version table or a version the janitor dropped is refused with ``NotFound`` and records
-nothing: recording "failed" there would overwrite a version's real verdict with one about
-nothing, and recording "passed" would be worse.
+The suite runs where the version is: in the DuckDB file, or in BigQuery (prod), chosen by the
+warehouse's kind (:func:`gate_source_for`). A verdict is recorded only about data the gate
+could see. A missing warehouse, a missing version table or a version the janitor dropped is
+refused with ``NotFound``, and a query over BigQuery's byte cap with ``CostLimitExceeded``;
+either records nothing: recording "failed" there would overwrite a version's real verdict with
+one about nothing, and recording "passed" would be worse.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 
 from orchestration.assets.project import node_for, tests_for
 from orchestration.catalog import GateStatus, VersionInfo
+from orchestration.gates.duckdb_datasource import DuckDBGateSource
 from orchestration.gates.results import GateResult
-from orchestration.gates.runner import run_gate
+from orchestration.gates.runner import GateSource, run_gate
 from orchestration.gates.suites import (
     MIN_ROWS_PARAMETER,
     ROW_COUNT_EXPECTATION,
@@ -25,6 +28,7 @@ from orchestration.gates.suites import (
 )
 from orchestration.identity import Actor
 from orchestration.runtime import Runtime
+from orchestration.warehouse import Warehouse, acting_as
 from policies.drift import DriftReport
 from policies.errors import ConfigError, NotFound
 from policies.gates import (
@@ -36,6 +40,7 @@ from policies.gates import (
 )
 from policies.lifecycle import TableState
 from policies.naming import TableRef
+from policies.settings import WarehouseKind
 
 
 @dataclass(frozen=True)
@@ -106,27 +111,24 @@ def run_table_gate(
         raise _not_found(rt, ref, info, "was dropped by the janitor (its retention ended)")
     suite, origin = suite_for(ref)
     floor = row_floor(rt, ref)
-    warehouse_path = rt.warehouse.path
-    if warehouse_path is None:
-        raise ConfigError(
-            f"{ref.canonical} cannot be gated on {rt.warehouse.location}: the Great Expectations "
-            "gates run on the embedded DuckDB warehouse only; nothing was recorded",
-            details={"table": ref.canonical, "warehouse": rt.warehouse.location},
-        )
+    with acting_as(actor.name):  # BigQuery labels the gate's jobs with who acts
+        source = gate_source_for(rt.warehouse, ref, info.version)
     result = run_gate(
-        Path(warehouse_path),
+        source,
         ref.shadow_schema,
         ref.version_identifier(info.version),
         suite,
         parameters={MIN_ROWS_PARAMETER: floor.minimum},
         data_docs_dir=Path(rt.settings.gx_root),
     )
+    if result.refusal is not None:
+        raise result.refusal  # e.g. over the byte cap: no verdict on the data
     if result.missing == "warehouse":
         raise _not_found(
-            rt, ref, info, f"cannot be read: the warehouse file {rt.warehouse.path} does not exist"
+            rt, ref, info, f"cannot be read: the warehouse {rt.warehouse.location} does not exist"
         )
     if result.missing == "table":
-        raise _not_found(rt, ref, info, f"is not in the warehouse {rt.warehouse.path}")
+        raise _not_found(rt, ref, info, f"is not in the warehouse {rt.warehouse.location}")
     result = _verdict(result, ref, info.version, tests, floor)
     rt.catalog.record_gate(
         ref.canonical,
@@ -137,6 +139,22 @@ def run_table_gate(
         launched_by=actor.launched_by,
     )
     return GateOutcome(ref, info.version, result, origin, floor)
+
+
+def gate_source_for(warehouse: Warehouse, ref: TableRef, version: int) -> GateSource:
+    """The gate's datasource by warehouse kind: the DuckDB file, or BigQuery through its client."""
+    if warehouse.kind == WarehouseKind.DUCKDB and warehouse.path is not None:
+        return DuckDBGateSource(Path(warehouse.path))
+    from orchestration.gates.bigquery_datasource import BigQueryGateSource
+    from orchestration.warehouse.bigquery_warehouse import BigQueryWarehouse
+
+    if isinstance(warehouse, BigQueryWarehouse):
+        return BigQueryGateSource.of(warehouse, ref, version)
+    raise ConfigError(
+        f"{ref.canonical} cannot be gated on {warehouse.location}: the Great Expectations gates "
+        f"run on a DuckDB file or on BigQuery, not on {warehouse.kind.value}; nothing was recorded",
+        details={"table": ref.canonical, "warehouse": warehouse.location},
+    )
 
 
 def run_drift_check(

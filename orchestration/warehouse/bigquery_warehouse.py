@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
 
-BIGQUERY_SCOPE = "https://www.googleapis.com/auth/bigquery"
 DATASETS = tuple(s for layer in Layer for s in (layer.value, shadow_schema(layer)))
 
 
@@ -321,10 +320,10 @@ def _exists(ref: TableRef, version: int) -> InvalidTransition:
 
 
 def bigquery_from_settings(settings: SpyneSettings, catalog_engine: sa.Engine) -> BigQueryWarehouse:
-    """The prod warehouse: credentials from the environment (Application Default Credentials)."""
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
+    """The prod warehouse, as the account dbt's prod profile uses (:mod:`.bigquery_auth`)."""
     from google.cloud import bigquery
+
+    from orchestration.warehouse.bigquery_auth import google_credentials
 
     project, location = settings.bigquery_project, settings.bigquery_location
     if not project or not location or not settings.bigquery_max_bytes:
@@ -333,15 +332,7 @@ def bigquery_from_settings(settings: SpyneSettings, catalog_engine: sa.Engine) -
             "set SPYNE_ENV=prod with SPYNE_BQ_PROJECT",
             details={"variable": "SPYNE_BQ_PROJECT", "env": settings.env.value},
         )
-    try:
-        credentials, _ = google.auth.default(scopes=[BIGQUERY_SCOPE])
-    except DefaultCredentialsError as exc:
-        raise ConfigError(
-            f"no Google credentials for the BigQuery project {project}: {exc}. Set "
-            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run on a workload "
-            "identity that has them",
-            details={"variable": "GOOGLE_APPLICATION_CREDENTIALS", "project": project},
-        ) from None
+    credentials = google_credentials(project)
     client = bigquery.Client(project=project, credentials=credentials, location=location)
     return BigQueryWarehouse(
         client,

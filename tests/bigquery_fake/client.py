@@ -20,6 +20,7 @@ from google.api_core import exceptions as google_errors
 from google.cloud import bigquery
 from sqlglot import exp
 
+from tests.bigquery_fake.sql import FakeRows, run_select, tables_read
 from tests.bigquery_fake.state import (
     ANSWERS,
     FakeTable,
@@ -41,6 +42,7 @@ class Request:
     location: str | None = None
     destination: str | None = None
     write_disposition: str | None = None
+    parameters: tuple[Any, ...] = ()  # a query's @name parameters
 
 
 @dataclass
@@ -93,6 +95,7 @@ class FakeBigQueryClient:
                     int(cap) if cap is not None else None,
                     dict(config.labels or {}),
                     kwargs.get("location"),
+                    parameters=tuple(config.query_parameters or ()),
                 )
             )
             statement = sqlglot.parse_one(query, read="bigquery")
@@ -108,6 +111,41 @@ class FakeBigQueryClient:
             names, rows = self._execute(statement)
             index = {n: i for i, n in enumerate(names)}
             return FakeJob(cost, [bigquery.Row(row, index) for row in rows])
+
+    def query_and_wait(
+        self, query: str, *, job_config: bigquery.QueryJobConfig | None = None, **kwargs: Any
+    ) -> FakeRows:
+        """What BigQuery's DB-API (and so SQLAlchemy, and GE) calls: any read-only query.
+
+        Answered by DuckDB (:mod:`tests.bigquery_fake.sql`); dry runs and the byte cap as in
+        :meth:`query`.
+        """
+        config = job_config or bigquery.QueryJobConfig()
+        cap = config.maximum_bytes_billed
+        with self._lock:
+            self.requests.append(
+                Request(
+                    "query",
+                    query,
+                    bool(config.dry_run),
+                    int(cap) if cap is not None else None,
+                    dict(config.labels or {}),
+                    kwargs.get("location"),
+                    parameters=tuple(config.query_parameters or ()),
+                )
+            )
+            statement = sqlglot.parse_one(query, read="bigquery")
+            cost = self._cost(statement)
+            if config.dry_run:
+                answer = cost if self.dry_run_answer is None else self.dry_run_answer
+                return FakeRows([], total_bytes_processed=answer)
+            if cap is not None and cost > int(cap):
+                raise google_errors.BadRequest(
+                    f"Query exceeded limit for bytes billed: {cap}. {cost} or higher required.",
+                    errors=[{"reason": "bytesBilledLimitExceeded"}],
+                )
+            schema, rows = run_select(self.state, statement, config.query_parameters or ())
+            return FakeRows(schema, rows, cost, project=self.project)
 
     def load_table_from_file(
         self,
@@ -151,7 +189,8 @@ class FakeBigQueryClient:
                 existing.rows.extend(rows)
         return FakeJob()
 
-    def get_table(self, table: str) -> bigquery.Table:
+    def get_table(self, table: str | bigquery.TableReference) -> bigquery.Table:
+        table = str(table)  # a TableReference too, as SQLAlchemy's BigQuery dialect passes
         with self._lock:
             self.requests.append(Request("get_table", destination=table))
             _, dataset, name = table.split(".")
@@ -181,7 +220,7 @@ class FakeBigQueryClient:
             cost = self._cost(statement.expression)
             return 0 if statement.kind == "VIEW" else cost  # a view reads nothing when created
         total = 0
-        for table in statement.find_all(exp.Table):
+        for table in tables_read(statement):
             if "INFORMATION_SCHEMA." in table.name.upper():
                 self.state.information_schema(table)
                 total += int(ANSWERS["information_schema_bytes"])
