@@ -132,9 +132,7 @@ def spyne_refusal(f: FailureFacts) -> Classification | None:
                 "spyne_refusal",
                 "the storage is damaged or misconfigured; retrying cannot repair it",
             )
-        return _c(
-            FailureClass.TRANSIENT_ERROR, True, "spyne_refusal", "the storage did not answer"
-        )
+        return _c(FailureClass.TRANSIENT_ERROR, True, "spyne_refusal", "the storage did not answer")
     return None
 
 
@@ -243,21 +241,33 @@ def duckdb_error(f: FailureFacts) -> Classification | None:
     if not (f.exception.startswith(("duckdb.", "_duckdb.")) or f.is_a("duckdb.Error")):
         return None
     if f.is_a("IOException") and f.says("could not set lock", "conflicting lock"):
-        return _c(FailureClass.TRANSIENT_ERROR, True, "duckdb_error", "another process holds the file")
+        return _c(
+            FailureClass.TRANSIENT_ERROR, True, "duckdb_error", "another process holds the file"
+        )
     if f.is_a("IOException", "PermissionException") and f.says("permission denied"):
-        return _c(FailureClass.PERMISSION_DENIED, False, "duckdb_error", "the file is not accessible")
+        return _c(
+            FailureClass.PERMISSION_DENIED, False, "duckdb_error", "the file is not accessible"
+        )
     if f.is_a("HTTPException"):
         return None  # the HTTP status, when the message gives one, decides (see http_in_message)
     if f.is_a("TransactionException") and f.says("conflict"):
-        return _c(FailureClass.TRANSIENT_ERROR, True, "duckdb_error", "a concurrent write conflicted")
+        return _c(
+            FailureClass.TRANSIENT_ERROR, True, "duckdb_error", "a concurrent write conflicted"
+        )
     if f.is_a("InterruptException"):
         return _c(FailureClass.TIMEOUT, True, "duckdb_error", "the query was interrupted")
     if f.is_a("OutOfMemoryException"):
-        return _c(FailureClass.QUOTA_EXCEEDED, False, "duckdb_error", "the memory limit was reached")
+        return _c(
+            FailureClass.QUOTA_EXCEEDED, False, "duckdb_error", "the memory limit was reached"
+        )
     if f.is_a("SerializationException"):
-        return _c(FailureClass.VALIDATION_FAILED, False, "duckdb_error", "the database file is damaged")
+        return _c(
+            FailureClass.VALIDATION_FAILED, False, "duckdb_error", "the database file is damaged"
+        )
     if f.is_a(*_DUCKDB_VALIDATION):
-        return _c(FailureClass.VALIDATION_FAILED, False, "duckdb_error", "DuckDB refused the statement")
+        return _c(
+            FailureClass.VALIDATION_FAILED, False, "duckdb_error", "DuckDB refused the statement"
+        )
     return None
 
 
@@ -278,19 +288,29 @@ def http_in_message(f: FailureFacts) -> Classification | None:
 
 def python_builtin(f: FailureFacts) -> Classification | None:
     if f.is_a("RetryError") and f.exception.startswith("google.api_core"):
-        return _c(FailureClass.TIMEOUT, True, "python_builtin", "the client's own retries ran out of time")
+        return _c(
+            FailureClass.TIMEOUT, True, "python_builtin", "the client's own retries ran out of time"
+        )
     if f.is_a("TimeoutError", "timeout", "ReadTimeout", "ConnectTimeout", "DeadlineExceeded"):
         return _c(FailureClass.TIMEOUT, True, "python_builtin", "the call timed out")
     if f.is_a("JSONDecodeError", "IncompleteRead", "ChunkedEncodingError", "DecodeError"):
-        return _c(FailureClass.MALFORMED_RESPONSE, True, "python_builtin", "the answer could not be read")
+        return _c(
+            FailureClass.MALFORMED_RESPONSE, True, "python_builtin", "the answer could not be read"
+        )
     if f.is_a("PermissionError"):
-        return _c(FailureClass.PERMISSION_DENIED, False, "python_builtin", "the file is not accessible")
+        return _c(
+            FailureClass.PERMISSION_DENIED, False, "python_builtin", "the file is not accessible"
+        )
     if f.is_a("ConnectionError", "ConnectionResetError", "BrokenPipeError", "RemoteDisconnected"):
         return _c(FailureClass.TRANSIENT_ERROR, True, "python_builtin", "the connection failed")
     if f.is_a("RefreshError", "DefaultCredentialsError"):
-        return _c(FailureClass.PERMISSION_DENIED, False, "python_builtin", "the credentials do not work")
+        return _c(
+            FailureClass.PERMISSION_DENIED, False, "python_builtin", "the credentials do not work"
+        )
     if f.is_a("DagsterAssetCheckFailedError"):
-        return _c(FailureClass.VALIDATION_FAILED, False, "python_builtin", "a blocking check failed")
+        return _c(
+            FailureClass.VALIDATION_FAILED, False, "python_builtin", "a blocking check failed"
+        )
     return None
 
 

@@ -89,7 +89,9 @@ def test_dead_letters(case: dict[str, Any]) -> None:
         RunFailure(
             run_id="r1",
             steps=tuple(
-                StepFailure(s["step_key"], FailureClass(s["class"]), s["retryable"], s["attempts"], "m")
+                StepFailure(
+                    s["step_key"], FailureClass(s["class"]), s["retryable"], s["attempts"], "m"
+                )
                 for s in run["steps"]
             ),
             will_retry=run["will_retry"],
