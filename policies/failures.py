@@ -336,6 +336,7 @@ _KEYWORDS: tuple[tuple[tuple[str, ...], FailureClass, bool], ...] = (
             "try again",
             "ssl syscall error",
             "broken pipe",
+            "could not set lock",
         ),
         FailureClass.TRANSIENT_ERROR,
         True,
