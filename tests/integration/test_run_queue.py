@@ -17,9 +17,9 @@ from tests.runs_support import (
     FINISHED,
     IN_PROGRESS,
     dequeue_until,
+    served_location,
     statuses,
     submit,
-    served_location,
 )
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
