@@ -63,12 +63,22 @@ def classify_error(info: SerializableErrorInfo | None) -> tuple[Classification, 
     for err in chain:
         found = read_description(err.message)
         if found is not None:
-            return found, _first_line(err.message)
+            return found, _described_text(err.message)
     for err in chain:
         found = classify(facts_from_error_info(err))
         if found.failure_class != FailureClass.UNCLASSIFIED:
             return found, _first_line(err.message)
     return UNCLASSIFIED, _first_line(chain[0].message)
+
+
+def _described_text(text: str) -> str:
+    """The step's own words, after its ``[CLASS] (retryable)`` head."""
+    line = _first_line(text)
+    for head in ("] (retryable) ", "] (not retried) "):
+        at = line.find(head)
+        if at >= 0:
+            return line[at + len(head) :]
+    return line
 
 
 def _first_line(text: str) -> str:
