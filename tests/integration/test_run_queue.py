@@ -60,10 +60,12 @@ def test_ten_runs_of_one_org_never_more_than_three_at_once(
         assert set(statuses(instance, run_ids).values()) == {DagsterRunStatus.QUEUED}
 
         seen: list[int] = []
+        still_queued: list[int] = []
 
         def observe() -> None:
             now = statuses(instance, run_ids).values()
             seen.append(sum(1 for s in now if s in IN_PROGRESS))
+            still_queued.append(sum(1 for s in now if s == DagsterRunStatus.QUEUED))
 
         dequeue_until(
             context,
@@ -71,6 +73,7 @@ def test_ten_runs_of_one_org_never_more_than_three_at_once(
             observe,
         )
         assert max(seen) <= ORG_CONCURRENCY
-        assert seen[0] == ORG_CONCURRENCY  # the first pass dequeued exactly the limit
+        # Without the limit the first pass would have launched all ten (10 may run at once).
+        assert still_queued[0] >= len(run_ids) - ORG_CONCURRENCY
         assert {s.value for s in statuses(instance, run_ids).values()} == {"SUCCESS"}
         assert _max_overlap(instance, run_ids) <= ORG_CONCURRENCY
