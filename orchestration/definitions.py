@@ -1,7 +1,9 @@
 """The one Dagster code location: every layer's assets and gates, the jobs, their schedules.
 
 Jobs are declared by asset selection and resolved by Dagster when it loads the location,
-never here; nothing of the catalog or the warehouse is imported until a run needs it.
+never here; nothing of the catalog or the warehouse is imported until a run needs it. Every job
+carries the organisation tag the run queue limits by, every step a retry policy by failure
+class, and the ``spyne_dead_letters`` sensor files runs whose retries are used up.
 """
 
 from dagster import (
@@ -25,6 +27,9 @@ from orchestration.assets.project import (
     tables_in,
 )
 from orchestration.assets.resources import SpyneResource, as_failure
+from orchestration.runs.dead_letters import spyne_dead_letters
+from orchestration.runs.retries import RETRY_POLICY, failures_classified
+from orchestration.runs.tags import job_tags
 from policies.errors import SpyneError
 from policies.naming import Layer
 
@@ -40,6 +45,7 @@ layer_jobs = [
         name,
         selection=AssetSelection.groups(layer.value),
         description=f"Build, gate and publish the {layer.value} layer.",
+        tags=job_tags(),
     )
     for layer, name in LAYER_JOBS.items()
 ]
@@ -49,22 +55,30 @@ spyne_job = define_asset_job(
     "spyne_daily",
     selection=AssetSelection.all(),
     description="Ingest, build, gate and publish every layer.",
+    tags=job_tags(),
 )
 
 
-@op(description="Drop versions outside retention that are neither ACTIVE nor the newest (audited).")
+@op(
+    description="Drop versions outside retention that are neither ACTIVE nor the newest (audited).",
+    retry_policy=RETRY_POLICY,
+)
 def drop_expired_versions(
     context: OpExecutionContext, spyne: SpyneResource
 ) -> dict[str, list[int]]:
     try:
-        dropped = spyne.runtime().service().janitor(spyne.actor(context))
+        with failures_classified():
+            dropped = spyne.runtime().service().janitor(spyne.actor(context))
     except SpyneError as err:
         raise as_failure(err) from err
     context.log.info(f"dropped: {dropped or 'nothing'}")
     return dropped
 
 
-@job(description="The retention janitor: what `spyne tables janitor` does, on a schedule.")
+@job(
+    description="The retention janitor: what `spyne tables janitor` does, on a schedule.",
+    tags=job_tags(),
+)
 def spyne_janitor() -> None:
     drop_expired_versions()
 
@@ -89,6 +103,7 @@ defs = Definitions(
     assets=assets,
     jobs=[spyne_job, *layer_jobs, spyne_janitor],
     schedules=[daily, janitor_schedule],
+    sensors=[spyne_dead_letters],
     resources={
         "dbt": SpyneDbtCliResource(
             project_dir=str(dbt_project().project_dir),

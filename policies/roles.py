@@ -46,6 +46,8 @@ class Operation(StrEnum):
     REPAIR = "repair"  # make the warehouse agree with the catalog again (spyne doctor --repair)
     CHANGE_MODE = "change_mode"
     MANAGE_KEYS = "manage_keys"
+    VIEW_DEAD_LETTERS = "view_dead_letters"  # runs whose retries are used up (spyne runs)
+    REQUEUE_RUN = "requeue_run"  # launch a dead-lettered run again, acting as oneself
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -69,6 +71,8 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.REPAIR: _ADMINS,
     Operation.CHANGE_MODE: _ADMINS,
     Operation.MANAGE_KEYS: _ADMINS,
+    Operation.VIEW_DEAD_LETTERS: _ENGINEERS,
+    Operation.REQUEUE_RUN: _ADMINS,
 }
 
 

@@ -35,6 +35,7 @@ ALL_TABLES = {
     "audit_log",
     "intents",
     "run_grants",
+    "dead_letters",
 }
 
 

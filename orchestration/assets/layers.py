@@ -3,7 +3,8 @@
 Each promotable table is two assets: ``<layer>/<table>/shadow`` (a new immutable version per
 build, gated by blocking checks) and ``<layer>/<table>`` (the canonical view; materializing it
 is a publish: an O(1) view swap, only when the publish policy allows it). Bodies stay thin:
-the work is in :mod:`orchestration.assets.steps`.
+the work is in :mod:`orchestration.assets.steps`; whatever a body raises leaves classified, and
+the step's retry policy retries only the retryable classes (:mod:`orchestration.runs.retries`).
 """
 
 # No `from __future__ import annotations` here: Dagster reads the bodies' context annotations.
@@ -31,6 +32,7 @@ from orchestration.assets.project import (
 from orchestration.assets.resources import SpyneResource
 from orchestration.assets.specs import layer_specs
 from orchestration.assets.steps import DRIFT_CHECK, GATE_CHECK, LayerStep
+from orchestration.runs.retries import RETRY_POLICY, failures_classified
 from policies.naming import Layer, TableRef
 
 
@@ -118,13 +120,15 @@ def bronze_assets() -> AssetsDefinition:
         can_subset=True,
         name="bronze_ingest",
         description="Land each source table as a new bronze version, gate it, publish it.",
+        retry_policy=RETRY_POLICY,
     )
     def bronze_ingest(context: AssetExecutionContext, spyne: SpyneResource) -> Iterator[Any]:
-        step = LayerStep.start(context, spyne, Layer.BRONZE)
-        yield from step.ingest(tables)
-        yield from step.gate()
-        yield from step.publish()
-        step.finish()
+        with failures_classified():
+            step = LayerStep.start(context, spyne, Layer.BRONZE)
+            yield from step.ingest(tables)
+            yield from step.gate()
+            yield from step.publish()
+            step.finish()
 
     return bronze_ingest
 
@@ -139,16 +143,18 @@ def dbt_layer_assets(layer: Layer) -> AssetsDefinition:
         can_subset=True,
         name=f"{layer.value}_build",
         description=f"Build the {layer.value} models with dbt, gate each new version, publish.",
+        retry_policy=RETRY_POLICY,
     )
     def build(
         context: AssetExecutionContext, dbt: DbtCliResource, spyne: SpyneResource
     ) -> Iterator[Any]:
-        step = LayerStep.start(context, spyne, layer)
-        yield from step.dbt_build(dbt)
-        yield from step.dbt_retest(dbt)
-        yield from step.gate()
-        yield from step.publish()
-        step.finish()
+        with failures_classified():
+            step = LayerStep.start(context, spyne, layer)
+            yield from step.dbt_build(dbt)
+            yield from step.dbt_retest(dbt)
+            yield from step.gate()
+            yield from step.publish()
+            step.finish()
 
     return build
 

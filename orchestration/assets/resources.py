@@ -76,8 +76,8 @@ def _runtime_for(settings: SpyneSettings) -> Runtime:
 
 
 def as_failure(err: SpyneError) -> Failure:
-    """Show a refusal in Dagster as a failed step whose description is the actionable sentence."""
-    return Failure(
-        description=f"[{err.code}] {err.message}",
-        metadata={"code": err.code, **{k: str(v) for k, v in err.details.items()}},
-    )
+    """Show a refusal in Dagster as a failed step whose description is the actionable sentence,
+    headed by its failure class; only a retryable class lets the step's retry policy retry it."""
+    from orchestration.runs.retries import classified_failure
+
+    return classified_failure(err)

@@ -27,7 +27,6 @@ from dagster import (
     AssetExecutionContext,
     AssetMaterialization,
     AssetObservation,
-    Failure,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -354,10 +353,17 @@ class LayerStep:
         log(f"{table} v{plan.to_version} not published ({plan.decision.message}); {stays}")
 
     def finish(self) -> None:
-        """Fail the step only now, after every table got its verdict and publish decision."""
+        """Fail the step only now, after every table got its verdict and publish decision.
+
+        A step that kept some of its work (versions built) fails as PARTIAL_RESULTS, which is
+        never retried: a retry would build those tables again.
+        """
         if self.problems:
-            raise Failure(
-                description="; ".join(self.problems),
+            from orchestration.runs.retries import partial_failure
+
+            raise partial_failure(
+                self.problems,
+                kept_work=bool(self.built),
                 metadata={"layer": self.layer.value, "problems": MetadataValue.json(self.problems)},
             )
 

@@ -6,6 +6,7 @@ locked transaction. The schema comes only from the Alembic migrations in ``migra
 """
 
 from orchestration.catalog.audit import ChainVerdict
+from orchestration.catalog.dead_letters import NewDeadLetter
 from orchestration.catalog.engine import database_url
 from orchestration.catalog.facade import Catalog
 from orchestration.catalog.models import AuditOutcome
@@ -13,6 +14,7 @@ from orchestration.catalog.principals import API_KEY_PREFIX, hash_api_key
 from orchestration.catalog.schema import alembic_config
 from orchestration.catalog.snapshots import (
     AuditEntry,
+    DeadLetterInfo,
     IntentInfo,
     IntentStatus,
     ModeInfo,
@@ -30,10 +32,12 @@ __all__ = [
     "AuditOutcome",
     "Catalog",
     "ChainVerdict",
+    "DeadLetterInfo",
     "GateStatus",
     "IntentInfo",
     "IntentStatus",
     "ModeInfo",
+    "NewDeadLetter",
     "PrincipalInfo",
     "StateChange",
     "TableInfo",

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from orchestration.catalog import schema
 from orchestration.catalog.audit import AuditLog, ChainVerdict
+from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
 from orchestration.catalog.models import AuditOutcome
@@ -25,6 +26,7 @@ from orchestration.catalog.principals import Principals
 from orchestration.catalog.run_grants import DEFAULT_TTL, RunGrants
 from orchestration.catalog.snapshots import (
     AuditEntry,
+    DeadLetterInfo,
     IntentInfo,
     IntentStatus,
     ModeInfo,
@@ -60,6 +62,7 @@ class Catalog:
         self.tables = Tables(self._db)
         self.intents = Intents(self._db)
         self.run_grants = RunGrants(self._db)
+        self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
 
     def __repr__(self) -> str:
@@ -222,6 +225,23 @@ class Catalog:
 
     def resolve_run_grant(self, token: str, run_id: str) -> PrincipalInfo:
         return self.run_grants.resolve(token, run_id)
+
+    # -- dead letters ---------------------------------------------------------------------
+    def record_dead_letter(
+        self, letter: NewDeadLetter, actor: str, launched_by: str | None = None
+    ) -> DeadLetterInfo:
+        return self.dead_letters.record(letter, actor, launched_by)
+
+    def list_dead_letters(self, include_requeued: bool = False) -> list[DeadLetterInfo]:
+        return self.dead_letters.all(include_requeued)
+
+    def get_dead_letter(self, run_id: str) -> DeadLetterInfo:
+        return self.dead_letters.get(run_id)
+
+    def claim_requeue(
+        self, run_id: str, new_run_id: str, actor: str, launched_by: str | None = None
+    ) -> DeadLetterInfo:
+        return self.dead_letters.claim_requeue(run_id, new_run_id, actor, launched_by)
 
     # -- audit ----------------------------------------------------------------------------
     def audit(

@@ -3,7 +3,8 @@
 - ``audit_log``, ``state_history`` and ``system_modes`` refuse UPDATE and DELETE (and TRUNCATE
   on PostgreSQL);
 - a table version's data columns never change and its row is never deleted;
-- an intent only moves from pending to done or undone, once, and is never deleted.
+- an intent only moves from pending to done or undone, once, and is never deleted;
+- a dead letter's history never changes, it is requeued at most once, and never deleted.
 
 On PostgreSQL the migrations run as the owner role and grant the application role only what it
 needs: read and insert on the append-only tables, and update (never delete) on the others. The
@@ -40,6 +41,21 @@ INTENT_DATA_COLUMNS = (
     "actor",
     "launched_by",
     "created_at",
+)
+# What a dead letter records; only the requeue columns change, once, from empty.
+DEAD_LETTER_DATA_COLUMNS = (
+    "id",
+    "run_id",
+    "job_name",
+    "selection",
+    "org",
+    "launched_by",
+    "failure_class",
+    "why",
+    "steps",
+    "failed_at",
+    "recorded_at",
+    "recorded_by",
 )
 _OTHER_TABLES = ("run_grants",)
 
@@ -106,6 +122,21 @@ def _sqlite_triggers() -> Guards:
         "CREATE TRIGGER intents_no_delete BEFORE DELETE ON intents "
         "BEGIN SELECT RAISE(ABORT, 'intents are never deleted'); END",
     )
+    letter_changed = " OR ".join(
+        f"NEW.{q(c, d)} IS NOT OLD.{q(c, d)}" for c in DEAD_LETTER_DATA_COLUMNS
+    )
+    out["dead_letters_requeue_once"] = (
+        "dead_letters",
+        "CREATE TRIGGER dead_letters_requeue_once BEFORE UPDATE ON dead_letters "
+        f"WHEN OLD.requeued_run_id IS NOT NULL OR {letter_changed} "
+        "BEGIN SELECT RAISE(ABORT, 'a dead letter is requeued once; its history never changes'); "
+        "END",
+    )
+    out["dead_letters_no_delete"] = (
+        "dead_letters",
+        "CREATE TRIGGER dead_letters_no_delete BEFORE DELETE ON dead_letters "
+        "BEGIN SELECT RAISE(ABORT, 'dead letters are never deleted'); END",
+    )
     return out
 
 
@@ -150,6 +181,23 @@ _PG_FUNCTIONS = (
     """.replace(
         "{changed}", " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in INTENT_DATA_COLUMNS)
     ),
+    """
+    CREATE OR REPLACE FUNCTION spyne_dead_letters_requeue_once() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'UPDATE' THEN
+            RAISE EXCEPTION 'dead letters are never deleted (% refused)', TG_OP;
+        END IF;
+        IF OLD.requeued_run_id IS NOT NULL OR {changed} THEN
+            RAISE EXCEPTION 'a dead letter is requeued once; its history never changes';
+        END IF;
+        RETURN NEW;
+    END
+    $$
+    """.replace(
+        "{changed}",
+        " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in DEAD_LETTER_DATA_COLUMNS),
+    ),
 )
 
 
@@ -170,6 +218,7 @@ def _pg_triggers() -> Guards:
     for table, function, name in (
         ("table_versions", "spyne_table_versions_immutable", "table_versions_immutable"),
         ("intents", "spyne_intents_close_once", "intents_close_once"),
+        ("dead_letters", "spyne_dead_letters_requeue_once", "dead_letters_requeue_once"),
     ):
         out[name] = (
             table,
@@ -215,6 +264,8 @@ def names(dialect: str) -> set[str]:
             "table_versions_no_delete",
             "intents_close_once",
             "intents_no_delete",
+            "dead_letters_requeue_once",
+            "dead_letters_no_delete",
         }
     found = {f"{t}_{kind}" for t in tables for kind in ("append_only", "no_truncate")}
     return found | {
@@ -222,6 +273,8 @@ def names(dialect: str) -> set[str]:
         "table_versions_no_truncate",
         "intents_close_once",
         "intents_no_truncate",
+        "dead_letters_requeue_once",
+        "dead_letters_no_truncate",
     }
 
 

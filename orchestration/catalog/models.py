@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from policies.failures import FailureClass
 from policies.lifecycle import TableState, Transition
 from policies.modes import SystemMode
 from policies.publish import GateStatus
@@ -34,7 +35,13 @@ NAMING_CONVENTION: dict[str, str] = {
 # Tables whose rows may only ever be inserted; the migrations enforce it in the database.
 APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "state_history", "system_modes")
 # Tables the application may also update (never delete): guarded rows change only as allowed.
-UPDATABLE_TABLES: tuple[str, ...] = ("principals", "tables", "table_versions", "intents")
+UPDATABLE_TABLES: tuple[str, ...] = (
+    "principals",
+    "tables",
+    "table_versions",
+    "intents",
+    "dead_letters",
+)
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
 # PostgreSQL storage keeps its own migrations in that table, and both may share one database.
@@ -90,6 +97,7 @@ MODE_VALUES = [m.value for m in SystemMode]
 GATE_VALUES = [g.value for g in GateStatus]
 OUTCOME_VALUES = [o.value for o in AuditOutcome]
 INTENT_STATUS_VALUES = ["pending", "done", "undone"]
+FAILURE_CLASS_VALUES = [c.value for c in FailureClass]
 
 
 class Base(DeclarativeBase):
@@ -254,3 +262,29 @@ class RunGrantRow(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class DeadLetterRow(Base):
+    """A run whose retries are used up: what it ran, how each step failed; requeued at most once."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        sa.CheckConstraint(_check_in("failure_class", FAILURE_CLASS_VALUES), name="failure_class"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    job_name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    # What the run was asked to do: {"assets": [...], "checks": [...], "ops": [...]} (or nulls).
+    selection: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    org: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    failure_class: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    why: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    requeued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    requeued_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    requeued_run_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)

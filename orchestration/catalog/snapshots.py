@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from orchestration.catalog.models import (
     AuditLogRow,
     AuditOutcome,
+    DeadLetterRow,
     IntentRow,
     PrincipalRow,
     StateHistoryRow,
@@ -22,6 +23,7 @@ from orchestration.catalog.models import (
     TableVersionRow,
 )
 from policies.errors import ValidationFailed
+from policies.failures import FailureClass
 from policies.lifecycle import TableState, Transition
 from policies.modes import DEFAULT_MODE, SystemMode
 from policies.naming import Layer, TableRef, parse_table_ref
@@ -156,6 +158,52 @@ class IntentInfo:
     note: str | None
 
 
+@dataclass(frozen=True)
+class DeadLetterInfo:
+    """A run whose retries are used up: what it was asked to do and how each step failed."""
+
+    id: int
+    run_id: str
+    job_name: str
+    selection: dict[
+        str, Any
+    ]  # {"assets": [...] | None, "checks": [...] | None, "ops": [...] | None}
+    org: str | None
+    launched_by: str | None
+    failure_class: FailureClass
+    why: str
+    steps: list[dict[str, Any]]  # per failed attempt: step, attempt, class, retryable, message
+    failed_at: datetime
+    recorded_at: datetime
+    recorded_by: str
+    requeued_at: datetime | None
+    requeued_by: str | None
+    requeued_run_id: str | None
+
+    @property
+    def requeued(self) -> bool:
+        return self.requeued_run_id is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "run_id": self.run_id,
+            "job_name": self.job_name,
+            "selection": self.selection,
+            "org": self.org,
+            "launched_by": self.launched_by,
+            "failure_class": self.failure_class.value,
+            "why": self.why,
+            "steps": self.steps,
+            "failed_at": self.failed_at.isoformat(),
+            "recorded_at": self.recorded_at.isoformat(),
+            "recorded_by": self.recorded_by,
+            "requeued_at": self.requeued_at.isoformat() if self.requeued_at else None,
+            "requeued_by": self.requeued_by,
+            "requeued_run_id": self.requeued_run_id,
+        }
+
+
 def principal_info(row: PrincipalRow) -> PrincipalInfo:
     return PrincipalInfo(
         id=row.id,
@@ -250,4 +298,24 @@ def intent_info(row: IntentRow) -> IntentInfo:
         status=IntentStatus(row.status),
         finished_at=row.finished_at,
         note=row.note,
+    )
+
+
+def dead_letter_info(row: DeadLetterRow) -> DeadLetterInfo:
+    return DeadLetterInfo(
+        id=row.id,
+        run_id=row.run_id,
+        job_name=row.job_name,
+        selection=dict(row.selection or {}),
+        org=row.org,
+        launched_by=row.launched_by,
+        failure_class=FailureClass(row.failure_class),
+        why=row.why,
+        steps=list(row.steps or []),
+        failed_at=row.failed_at,
+        recorded_at=row.recorded_at,
+        recorded_by=row.recorded_by,
+        requeued_at=row.requeued_at,
+        requeued_by=row.requeued_by,
+        requeued_run_id=row.requeued_run_id,
     )

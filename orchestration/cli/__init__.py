@@ -7,7 +7,7 @@ One module per command group; heavy libraries are imported inside the commands t
 
 from __future__ import annotations
 
-from orchestration.cli import audit, auth, dev, gates, install, mode, tables
+from orchestration.cli import audit, auth, dev, gates, install, mode, runs, tables
 from orchestration.cli.common import new_app
 
 app = new_app("Spyne: an enterprise-safe data platform on dbt + Dagster.")
@@ -20,6 +20,7 @@ app.add_typer(mode.app, name="mode")
 app.add_typer(auth.app, name="auth")
 app.add_typer(audit.app, name="audit")
 app.add_typer(gates.app, name="gates")
+app.add_typer(runs.app, name="runs")
 app.add_typer(dev.sample_app, name="sample")
 app.add_typer(dev.docs_app, name="docs")
 
