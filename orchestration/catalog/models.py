@@ -14,7 +14,6 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -81,8 +80,23 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# JSONB on PostgreSQL so values can be compared (the immutability trigger needs it).
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+class _JSON(sa.types.TypeDecorator[Any]):
+    """JSON everywhere, JSONB on PostgreSQL so values can be compared (the immutability trigger
+    needs it). The PostgreSQL dialect is imported only when a PostgreSQL engine asks, so the
+    commands that open a SQLite catalog do not pay for it."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+
+JSONType = _JSON()
 
 
 def _check_in(column: str, values: list[str]) -> str:
