@@ -75,11 +75,14 @@ def _args(raw: list[str]) -> list[str]:
 def test_bad_input_is_a_typed_error(
     case: dict[str, Any], spyne_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orchestration.runtime import _cached
+    from orchestration.runtime import _cached, runtime
 
     if case["setup"] != "fresh":
         _install(spyne_home, monkeypatch)
         if case["setup"] in DAMAGE:
+            # Close the install's own connections first: SQLite checkpoints its WAL into the
+            # file when the last one closes, which would otherwise undo the damage at random.
+            runtime().catalog.dispose()
             _cached.cache_clear()
             for f in spyne_home.glob("*.wal"):
                 f.unlink()
