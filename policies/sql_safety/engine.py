@@ -111,6 +111,10 @@ class GateDecision:
         }
 
 
+_DEFAULT_POLICY = SafetyPolicy()
+_NO_FACTS = SafetyFacts()
+
+
 def checked_dialect(dialect: str) -> Dialect:
     for known in DIALECTS:
         if dialect.strip().lower() == known:
@@ -170,7 +174,7 @@ def check_sql(
     parsed = _parse(sql, name)
     if isinstance(parsed, GateDecision):
         return parsed
-    query = Query.indexed(sql, name, parsed, policy or SafetyPolicy(), facts or SafetyFacts())
+    query = Query.indexed(sql, name, parsed, policy or _DEFAULT_POLICY, facts or _NO_FACTS)
     blocked = tuple(f for rule in BLOCK_RULES for f in rule(query))
     if blocked:
         return GateDecision(Verdict.BLOCK, blocked, name, sql, None, None)

@@ -76,7 +76,7 @@ DENIED_FUNCTIONS: dict[Dialect, frozenset[str]] = {
 }  # fmt: skip
 
 # Typed function classes sqlglot gives some of the same calls, denied whatever the dialect.
-_DENIED_CLASSES: tuple[type[exp.Expr], ...] = tuple(
+_DENIED_CLASSES: frozenset[type[exp.Expr]] = frozenset(
     cls
     for name in (
         "ReadCSV", "ReadParquet", "NextValueFor", "GenerateText", "GenerateEmbedding",
@@ -113,8 +113,8 @@ def denied_functions(query: Query) -> tuple[Finding, ...]:
         qualified = _qualified(call)
         if called in denied or qualified in denied:
             return _refuse(qualified if qualified in denied else called)
-    for cls in _DENIED_CLASSES:
-        found = query.nodes(cls)
+    for cls in query.classes:
+        found = query.nodes(cls) if cls in _DENIED_CLASSES else None
         if found:
             parent = found[0].parent
             prefix = f"{parent.this.name}." if isinstance(parent, exp.Dot) else ""

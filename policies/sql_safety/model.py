@@ -8,7 +8,7 @@ parse alone (see ``bench/sql_gate.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -74,7 +74,7 @@ class Query:
     statements: tuple[exp.Expr, ...]
     policy: SafetyPolicy
     facts: SafetyFacts
-    _by_class: dict[type, list[exp.Expr]] = field(default_factory=dict, repr=False)
+    _by_class: dict[type[exp.Expr], list[exp.Expr]] = field(default_factory=dict, repr=False)
     _by_base: dict[type, list[Any]] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -86,7 +86,7 @@ class Query:
         policy: SafetyPolicy,
         facts: SafetyFacts,
     ) -> Query:
-        by_class: dict[type, list[exp.Expr]] = {}
+        by_class: dict[type[exp.Expr], list[exp.Expr]] = {}
         for statement in statements:
             for node in statement.walk():
                 kind = type(node)
@@ -101,8 +101,15 @@ class Query:
     def root(self) -> exp.Expr:
         return self.statements[0]
 
+    @property
+    def classes(self) -> Collection[type[exp.Expr]]:
+        """The node classes the tree holds: a rule looking for any of many classes reads these."""
+        return self._by_class.keys()
+
     def nodes(self, kind: type[N]) -> list[N]:
         """Every node that is a ``kind`` (subclasses included), in walk order per class."""
+        if _is_leaf(kind):
+            return self._by_class.get(kind, [])  # type: ignore[return-value]
         found = self._by_base.get(kind)
         if found is None:
             found = [
@@ -113,6 +120,16 @@ class Query:
             ]
             self._by_base[kind] = found
         return found
+
+
+_LEAVES: dict[type, bool] = {}
+
+
+def _is_leaf(kind: type) -> bool:
+    leaf = _LEAVES.get(kind)
+    if leaf is None:
+        leaf = _LEAVES[kind] = not kind.__subclasses__()
+    return leaf
 
 
 Rule = Callable[[Query], tuple[Finding, ...]]

@@ -66,7 +66,7 @@ STATEMENT_KINDS: dict[type[exp.Expr], tuple[str, str]] = _kinds(
     ("Execute", _PROCEDURAL),
 )
 # Writes that can hide inside a query: a data-modifying CTE, a subquery of DDL.
-_WRITES: tuple[type[exp.Expr], ...] = tuple(
+_WRITES: frozenset[type[exp.Expr]] = frozenset(
     cls for cls, (rule, _) in STATEMENT_KINDS.items() if rule in {"ddl", "dml"}
 )
 
@@ -119,7 +119,9 @@ def read_only_statement(query: Query) -> tuple[Finding, ...]:
 
 def no_writes_inside(query: Query) -> tuple[Finding, ...]:
     """A write nested in a query (a data-modifying CTE, ``SELECT … INTO``) is still a write."""
-    for cls in _WRITES:
+    for cls in query.classes:
+        if cls not in _WRITES:
+            continue
         for node in query.nodes(cls):
             if node.parent is not None:
                 rule, does = STATEMENT_KINDS[cls]
