@@ -41,6 +41,8 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "table_versions",
     "intents",
     "dead_letters",
+    "query_previews",
+    "query_usage",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's

@@ -15,6 +15,7 @@ from orchestration.warehouse.duckdb_warehouse import (
 from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
+    QueryResult,
     VersionManifest,
     Warehouse,
     WarehouseInventory,
@@ -25,6 +26,7 @@ __all__ = [
     "CostEstimate",
     "Descriptions",
     "DuckDBWarehouse",
+    "QueryResult",
     "VersionManifest",
     "Warehouse",
     "WarehouseInventory",

@@ -118,6 +118,16 @@ class CostEstimate:
         )
 
 
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows an ad-hoc query returned, with their column names, and what it cost to get them."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+    bytes_scanned: int | None  # billed scan where the warehouse meters it; None when local
+    truncated: bool  # more rows existed than were fetched
+
+
 class Warehouse(Protocol):
     """Versions ``<layer>__shadow.<table>__v<N>``, canonical views ``<layer>.<table>``, manifests.
 
@@ -221,4 +231,13 @@ class Warehouse(Protocol):
 
     def estimate(self, query: exp.Query) -> CostEstimate:
         """What ``query`` would scan, without running it."""
+        ...
+
+    # -- ad-hoc queries (the query layer) -----------------------------------------------------
+    def read(self, query: exp.Query, *, max_rows: int) -> QueryResult:
+        """Run a read-only query on a connection that cannot write, fetch at most ``max_rows``."""
+        ...
+
+    def estimate_rows(self, query: exp.Query) -> int | None:
+        """The planner's estimate of the rows ``query`` returns; None when it gives none."""
         ...
