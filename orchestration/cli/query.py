@@ -8,7 +8,7 @@ import typer
 
 from orchestration.cli.common import JsonOpt, emit_json, err_console, new_app, out, refusals, styled
 
-app = new_app("Ad-hoc queries: validate against the SQL safety gate.")
+app = new_app("Ad-hoc queries: validate, preview, approve, execute.")
 
 SqlOpt = Annotated[str, typer.Option("--sql", help="The statement to check.")]
 DialectOpt = Annotated[
@@ -41,3 +41,152 @@ def query_validate(sql: SqlOpt, dialect: DialectOpt = "duckdb", as_json: JsonOpt
         out.print(styled(("rules ", "bold"), ", ".join(result.rules) or "-"))
     if result.blocked:
         raise typer.Exit(1)
+
+
+PinOpt = Annotated[
+    list[str] | None,
+    typer.Option("--pin", help="Read a version of a table: TABLE@vN (repeatable)."),
+]
+
+
+def _pins(values: list[str] | None) -> dict[str, int]:
+    from policies.errors import ValidationFailed
+    from policies.naming import checked_version, parse_table_ref
+
+    pins: dict[str, int] = {}
+    for value in values or []:
+        table, _, version = value.partition("@v")
+        if not version.isdigit():
+            raise ValidationFailed(
+                f"--pin {value!r} must be written TABLE@vN, e.g. gold.orders@v3",
+                details={"pin": value},
+            )
+        pins[parse_table_ref(table).canonical] = checked_version(int(version))
+    return pins
+
+
+@app.command("preview")
+def query_preview(
+    sql: Annotated[str, typer.Argument(metavar="SQL", help="One read-only query.")],
+    pin: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check, resolve and explain a query; prints the preview id `spyne query execute` runs."""
+    from orchestration.cli.common import actor, runtime
+    from orchestration.query.service import QueryService
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        preview = QueryService(rt).preview(me, sql, _pins(pin))
+    data = preview.data
+    if as_json:
+        emit_json(data)
+        return
+    out.print(styled(("preview ", "bold"), data["preview_id"], f"  ({data['decision']})"))
+    out.print(styled(("sql ", "bold"), data["sql"]))
+    for t in data["tables"]:
+        version = f"v{t['version']}" if t["version"] else "source"
+        rows = "-" if t["rows"] is None else f"{t['rows']:,} rows"
+        out.print(styled(("table ", "bold"), f"{t['table']}  {t['state']}  {version}  {rows}"))
+    for j in data["joins"]:
+        out.print(
+            styled(("join ", "bold"), f"{j['kind']} {j['left']} -> {j['right']} on {j['on']}")
+        )
+    for f in data["filters"]:
+        out.print(styled(("filter ", "bold"), f))
+    if data["aggregations"]:
+        out.print(styled(("aggregates ", "bold"), ", ".join(data["aggregations"])))
+    out.print(styled(("explanation ", "bold"), data["explanation"]))
+    est = data["estimated_rows"]
+    out.print(
+        styled(
+            ("estimate ", "bold"),
+            f"{'?' if est is None else f'{est:,}'} rows, {data['estimated_bytes'] or 0:,} bytes"
+            f", cost {data['estimated_cost']}",
+        )
+    )
+    for w in data["warnings"] + [j["warning"] for j in data["joins"]]:
+        out.print(styled(("warning ", "yellow"), w))
+    if data["approval_rules"]:
+        out.print(styled(("needs approval ", "bold yellow"), ", ".join(data["approval_rules"])))
+    out.print(styled(("expires ", "bold"), data["expires_at"]))
+
+
+@app.command("approve")
+def query_approve(
+    preview_id: Annotated[str, typer.Argument(metavar="PREVIEW_ID")],
+    reason: Annotated[str, typer.Option("--reason", help="Why this query may run.")],
+) -> None:
+    """Approve a preview that needs approval (engineers and admins; audited)."""
+    from orchestration.cli.common import actor, runtime
+    from orchestration.query.service import QueryService
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        info = QueryService(rt).approve(me, preview_id, reason)
+    out.print(f"approved {info.id} ({', '.join(info.approval_rules) or 'no rule'})")
+
+
+@app.command("execute")
+def query_execute(
+    preview_id: Annotated[
+        str | None, typer.Argument(metavar="PREVIEW_ID", help="What `spyne query preview` gave.")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    override: Annotated[
+        list[str] | None,
+        typer.Option("--override", help="Accept a guardrail yourself, e.g. explosive_join."),
+    ] = None,
+    skip_preview: Annotated[
+        bool,
+        typer.Option("--skip-preview", help="Run --sql without a preview (engineers, admins)."),
+    ] = False,
+    sql: Annotated[
+        str | None, typer.Option("--sql", help="The query, with --skip-preview.")
+    ] = None,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why, with --skip-preview.")
+    ] = None,
+) -> None:
+    """Run exactly what a preview showed, on a read-only connection."""
+    import csv
+    import sys
+
+    from orchestration.cli.common import actor, runtime, table
+    from orchestration.query.service import QueryService
+    from policies.errors import ValidationFailed
+
+    with refusals():
+        if output not in ("table", "json", "csv"):
+            raise ValidationFailed(
+                f"--format must be table, json or csv, not {output!r}", details={"format": output}
+            )
+        rt = runtime()
+        me = actor(rt)
+        service = QueryService(rt)
+        if skip_preview:
+            if not (sql and reason and reason.strip()):
+                raise ValidationFailed(
+                    "--skip-preview needs --sql and a --reason (it is audited)",
+                    details={"option": "--reason"},
+                )
+            result = service.run_without_preview(me, sql, reason.strip())
+        else:
+            if preview_id is None:
+                raise ValidationFailed(
+                    "give the PREVIEW_ID that `spyne query preview` printed",
+                    details={"argument": "PREVIEW_ID"},
+                )
+            result = service.execute(me, preview_id, tuple(override or ()))
+    if output == "json":
+        emit_json([dict(zip(result.columns, row, strict=False)) for row in result.rows])
+    elif output == "csv":
+        writer = csv.writer(sys.stdout)
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+    else:
+        out.print(table(f"{len(result.rows)} rows", result.columns, result.rows))
+    if result.truncated:
+        err_console.print(f"only the first {len(result.rows)} rows were fetched")
