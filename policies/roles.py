@@ -50,6 +50,7 @@ class Operation(StrEnum):
     REQUEUE_RUN = "requeue_run"  # launch a dead-lettered run again, acting as oneself
     SKIP_PREVIEW = "skip_preview"  # run an ad-hoc query without a preview (audited, with a reason)
     APPROVE_QUERY = "approve_query"  # approve a previewed query that needs approval
+    REVIEW_PII = "review_pii"  # confirm or reject what PII detection found
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -77,6 +78,7 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.REQUEUE_RUN: _ADMINS,
     Operation.SKIP_PREVIEW: _ENGINEERS,
     Operation.APPROVE_QUERY: _ENGINEERS,
+    Operation.REVIEW_PII: _ENGINEERS,
 }
 
 

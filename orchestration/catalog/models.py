@@ -43,6 +43,8 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "dead_letters",
     "query_previews",
     "query_usage",
+    "pii_columns",
+    "pii_scans",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's

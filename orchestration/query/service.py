@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from orchestration.catalog.query_previews import NewPreview, PreviewInfo
 from orchestration.query.policy import load_query_policy, quiet_parser
+from orchestration.query.redaction import apply as apply_redaction
 from orchestration.query.resolve import (
     Resolution,
     extract_pins,
@@ -38,6 +39,7 @@ from policies.errors import (
     QueryBlocked,
     SpyneError,
 )
+from policies.pii import may_see
 from policies.query_explain import explain, shape
 from policies.query_gate import BUDGET_WINDOW, RunFacts, cost_of, decide_run, used_in_window
 from policies.roles import Operation
@@ -134,7 +136,12 @@ class QueryService:
         columns = unknown_columns(physical, resolution, statements)
         if not columns.allowed:
             self._refuse(actor, text_hash, columns, "query")
-        return self._record(actor, gate, resolution, physical)
+        from orchestration.query.redaction import personal_columns, redacted_outputs, scan_tables
+
+        scan_tables(self.rt.catalog, self.rt.warehouse, resolution)
+        personal, queued = personal_columns(self.rt.catalog, resolution)
+        redact = redacted_outputs(physical, resolution, statements, personal)
+        return self._record(actor, gate, resolution, physical, redact, queued)
 
     def _estimates(
         self, physical: exp.Expr, resolution: Resolution
@@ -177,7 +184,13 @@ class QueryService:
         return rules, warnings
 
     def _record(
-        self, actor: Actor, gate: GateDecision, resolution: Resolution, physical: exp.Expr
+        self,
+        actor: Actor,
+        gate: GateDecision,
+        resolution: Resolution,
+        physical: exp.Expr,
+        redact: dict[str, str],
+        pii_queued: list[str],
     ) -> Preview:
         assert gate.tree is not None
         now = datetime.now(UTC)
@@ -231,6 +244,8 @@ class QueryService:
             + guard_rules
             + (["query_cost"] if "query_cost" in approval_rules else []),
             "approval_rules": approval_rules,
+            "redacted_columns": redact,
+            "pii_review_queue": pii_queued,
             "expires_at": (now + timedelta(minutes=self.policy.preview_ttl_minutes)).isoformat(),
         }
         info = self.rt.catalog.query_previews.create(
@@ -308,6 +323,10 @@ class QueryService:
         result = self.rt.warehouse.read(
             parse_final(info.sql, info.dialect), max_rows=self.policy.default_limit
         )
+        redact: dict[str, str] = dict(info.payload.get("redacted_columns") or {})
+        if redact and self._approver_sees_personal_data(info.approved_by):
+            redact = {}
+        result = apply_redaction(result, redact)
         scanned = result.bytes_scanned if result.bytes_scanned is not None else info.estimated_bytes
         previews.record_usage(info.org, actor.name, preview_id, scanned or 0, len(result.rows))
         self._audit(
@@ -320,9 +339,18 @@ class QueryService:
             approved_by=info.approved_by,
             overrides=list(overrides),
             rows_returned=len(result.rows),
+            redacted_columns=sorted(redact),
             bytes_scanned=scanned,
         )
         return result
+
+    def _approver_sees_personal_data(self, approved_by: str | None) -> bool:
+        if approved_by is None:
+            return False
+        role = next(
+            (p.role for p in self.rt.catalog.list_principals() if p.name == approved_by), None
+        )
+        return may_see(role)
 
     def run_without_preview(self, actor: Actor, sql: str, reason: str) -> QueryResult:
         """Engineers and admins only, with a reason; the gate still applies, and it is audited."""

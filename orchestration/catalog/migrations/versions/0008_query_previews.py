@@ -1,4 +1,5 @@
-"""Query previews (what a preview id binds) and query usage (bytes scanned, for the hourly budget).
+"""Query previews (what a preview id binds), query usage (bytes scanned, for the hourly budget)
+and PII findings (per table column, with the decision a person made about each).
 
 Revision ID: 0008
 Revises: 0003
@@ -61,9 +62,41 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_query_usage"),
     )
     op.create_index("ix_query_usage_org_at", "query_usage", ["org", "at"])
+    op.create_table(
+        "pii_columns",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("table_name", sa.String(200), nullable=False),
+        sa.Column("version", sa.Integer, nullable=True),
+        sa.Column("column_name", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("tier", sa.String(8), nullable=False),
+        sa.Column("matched", sa.Integer, nullable=False),
+        sa.Column("sampled", sa.Integer, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("detected_at", _ts(), nullable=False),
+        sa.Column("decided_by", sa.String(200), nullable=True),
+        sa.Column("decided_at", _ts(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_pii_columns"),
+        sa.UniqueConstraint(
+            "table_name", "column_name", name="uq_pii_columns_table_name_column_name"
+        ),
+        sa.CheckConstraint("tier IN ('high', 'low')", name="ck_pii_columns_tier"),
+        sa.CheckConstraint(
+            "status IN ('detected', 'confirmed', 'rejected')", name="ck_pii_columns_status"
+        ),
+    )
+    op.create_table(
+        "pii_scans",
+        sa.Column("table_name", sa.String(200), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("scanned_at", _ts(), nullable=False),
+        sa.PrimaryKeyConstraint("table_name", "version", name="pk_pii_scans"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("pii_scans")
+    op.drop_table("pii_columns")
     op.drop_index("ix_query_usage_org_at", table_name="query_usage")
     op.drop_table("query_usage")
     op.drop_table("query_previews")
