@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -65,21 +65,7 @@ def _pins(values: list[str] | None) -> dict[str, int]:
     return pins
 
 
-@app.command("preview")
-def query_preview(
-    sql: Annotated[str, typer.Argument(metavar="SQL", help="One read-only query.")],
-    pin: PinOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Check, resolve and explain a query; prints the preview id `spyne query execute` runs."""
-    from orchestration.cli.common import actor, runtime
-    from orchestration.query.service import QueryService
-
-    with refusals():
-        rt = runtime()
-        me = actor(rt)
-        preview = QueryService(rt).preview(me, sql, _pins(pin))
-    data = preview.data
+def _show(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
@@ -110,7 +96,28 @@ def query_preview(
         out.print(styled(("warning ", "yellow"), w))
     if data["approval_rules"]:
         out.print(styled(("needs approval ", "bold yellow"), ", ".join(data["approval_rules"])))
+    for column, kind in data["redacted_columns"].items():
+        out.print(styled(("redacted ", "bold"), f"{column} ({kind})"))
+    for queued in data["pii_review_queue"]:
+        out.print(styled(("pii review ", "yellow"), f"{queued}: `spyne pii confirm|reject`"))
     out.print(styled(("expires ", "bold"), data["expires_at"]))
+
+
+@app.command("preview")
+def query_preview(
+    sql: Annotated[str, typer.Argument(metavar="SQL", help="One read-only query.")],
+    pin: PinOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check, resolve and explain a query; prints the preview id `spyne query execute` runs."""
+    from orchestration.cli.common import actor, runtime
+    from orchestration.query.service import QueryService
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        preview = QueryService(rt).preview(me, sql, _pins(pin))
+    _show(preview.data, as_json)
 
 
 @app.command("approve")
@@ -190,3 +197,42 @@ def query_execute(
         out.print(table(f"{len(result.rows)} rows", result.columns, result.rows))
     if result.truncated:
         err_console.print(f"only the first {len(result.rows)} rows were fetched")
+
+
+@app.command("correct")
+def query_correct(
+    preview_id: Annotated[str, typer.Argument(metavar="PREVIEW_ID")],
+    set_join_type: Annotated[
+        list[str] | None, typer.Option("--set-join-type", help="TABLE=inner|left|right|full")
+    ] = None,
+    add_filter: Annotated[
+        list[str] | None, typer.Option("--add-filter", help="A condition to AND to the WHERE.")
+    ] = None,
+    remove_filter: Annotated[
+        list[str] | None, typer.Option("--remove-filter", help="A filter the preview listed.")
+    ] = None,
+    swap_metric: Annotated[
+        list[str] | None, typer.Option("--swap-metric", help="OLD=NEW, e.g. sum(x)=avg(x)")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Edit a previewed query's tree and preview the result (a new preview id)."""
+    from orchestration.cli.common import actor, runtime
+    from orchestration.query.service import QueryService
+    from policies.query_correct import Correction
+
+    corrections = [
+        Correction(kind, value)
+        for kind, values in (
+            ("set_join_type", set_join_type),
+            ("remove_filter", remove_filter),
+            ("add_filter", add_filter),
+            ("swap_metric", swap_metric),
+        )
+        for value in values or []
+    ]
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        preview = QueryService(rt).correct(me, preview_id, corrections)
+    _show(preview.data, as_json)

@@ -40,6 +40,7 @@ from policies.errors import (
     SpyneError,
 )
 from policies.pii import may_see
+from policies.query_correct import Correction, correct
 from policies.query_explain import explain, shape
 from policies.query_gate import BUDGET_WINDOW, RunFacts, cost_of, decide_run, used_in_window
 from policies.roles import Operation
@@ -48,7 +49,7 @@ from policies.sql_safety import GateDecision, SafetyPolicy, check_sql
 if TYPE_CHECKING:
     from orchestration.identity import Actor
     from orchestration.runtime import Runtime
-    from orchestration.warehouse import QueryResult
+    from orchestration.warehouse import QueryResult, RowEstimate
 
 AUDIT_ACTION = "security_gate_decision"
 ORG_ENV = "SPYNE_ORG"
@@ -141,11 +142,24 @@ class QueryService:
         scan_tables(self.rt.catalog, self.rt.warehouse, resolution)
         personal, queued = personal_columns(self.rt.catalog, resolution)
         redact = redacted_outputs(physical, resolution, statements, personal)
-        return self._record(actor, gate, resolution, physical, redact, queued)
+        preview = self._record(actor, gate, resolution, physical, redact, queued, pins)
+        return preview
+
+    def correct(self, actor: Actor, preview_id: str, corrections: list[Correction]) -> Preview:
+        """A new preview of the previewed query with its tree edited; only for who previewed it."""
+        info = self.rt.catalog.query_previews.get(preview_id)
+        if info.principal != actor.name:
+            raise PreviewInvalid(
+                f"preview {preview_id} was made by {info.principal}; only they may correct it",
+                details={"preview_id": preview_id, "rule": "preview_caller"},
+            )
+        sql = correct(info.shown_sql, info.dialect, corrections)
+        pins = {str(k): int(v) for k, v in (info.payload.get("pins") or {}).items()}
+        return self.preview(actor, sql, pins)
 
     def _estimates(
         self, physical: exp.Expr, resolution: Resolution
-    ) -> tuple[int | None, int | None]:
+    ) -> tuple[RowEstimate | None, int | None]:
         assert isinstance(physical, exp.Query)
         warehouse = self.rt.warehouse
         rows = warehouse.estimate_rows(physical)
@@ -164,7 +178,7 @@ class QueryService:
         return rows, total
 
     def _guardrails(
-        self, s_rows: int | None, resolution: Resolution, joins: int
+        self, estimate: RowEstimate | None, resolution: Resolution, joins: int
     ) -> tuple[list[str], list[str]]:
         """(approval rules, warnings) from the planner's estimate and the tables' sizes."""
         rules: list[str] = []
@@ -172,12 +186,13 @@ class QueryService:
         biggest = max(
             (r.version.row_count for r in resolution.tables.values() if r.version), default=0
         )
-        if joins and s_rows is not None:
-            fanout = s_rows / max(1, biggest)
-            if fanout > self.policy.max_join_fanout or s_rows > self.policy.max_result_rows:
+        if joins and estimate is not None:
+            peak = estimate.peak
+            fanout = peak / max(1, biggest)
+            if fanout > self.policy.max_join_fanout or peak > self.policy.max_result_rows:
                 rules.append("explosive_join")
                 warnings.append(
-                    f"explosive join: about {s_rows:,} rows from tables of at most {biggest:,} "
+                    f"explosive join: about {peak:,} rows from tables of at most {biggest:,} "
                     f"(fan-out {fanout:,.0f}); check the join keys, or override with "
                     "`--override explosive_join` when executing"
                 )
@@ -191,6 +206,7 @@ class QueryService:
         physical: exp.Expr,
         redact: dict[str, str],
         pii_queued: list[str],
+        pins: dict[str, int],
     ) -> Preview:
         assert gate.tree is not None
         now = datetime.now(UTC)
@@ -236,7 +252,8 @@ class QueryService:
                 for r in resolution.tables.values()
             ],
             "explanation": explain(query_shape, labels),
-            "estimated_rows": est_rows,
+            "estimated_rows": est_rows.result if est_rows else None,
+            "estimated_peak_rows": est_rows.peak if est_rows else None,
             "estimated_bytes": est_bytes,
             "estimated_cost": cost_of(est_bytes, self.policy.price_per_tb),
             "warnings": gate.warnings + guard_warnings,
@@ -245,6 +262,7 @@ class QueryService:
             + (["query_cost"] if "query_cost" in approval_rules else []),
             "approval_rules": approval_rules,
             "redacted_columns": redact,
+            "pins": pins,
             "pii_review_queue": pii_queued,
             "expires_at": (now + timedelta(minutes=self.policy.preview_ttl_minutes)).isoformat(),
         }

@@ -30,6 +30,7 @@ from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
     QueryResult,
+    RowEstimate,
     VersionManifest,
     WarehouseInventory,
     manifest_of,
@@ -313,7 +314,7 @@ class BigQueryWarehouse:
         values = [tuple(row.values()) for row in rows[: max_rows + 1]]
         return QueryResult(columns, values[:max_rows], scanned, len(values) > max_rows)
 
-    def estimate_rows(self, query: exp.Query) -> int | None:
+    def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
         """A dry run says what a query scans, not how many rows it returns."""
         read_only_select(query)
         return None

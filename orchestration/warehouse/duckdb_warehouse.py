@@ -27,6 +27,7 @@ from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
     QueryResult,
+    RowEstimate,
     VersionManifest,
     WarehouseInventory,
     manifest_of,
@@ -432,7 +433,7 @@ class DuckDBWarehouse:
             rows = cursor.fetchmany(max_rows + 1)
         return QueryResult(columns, rows[:max_rows], None, len(rows) > max_rows)
 
-    def estimate_rows(self, query: exp.Query) -> int | None:
+    def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
         select = read_only_select(query)
         with self._query_connection() as con:
             plan = con.execute(f"EXPLAIN (FORMAT JSON) {select.sql(dialect=self.dialect)}")
@@ -449,18 +450,24 @@ QUERY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 
 
-def estimated_cardinality(plan_json: str) -> int | None:
-    """The topmost 'Estimated Cardinality' of a DuckDB JSON plan (the query's result)."""
+def estimated_cardinality(plan_json: str) -> RowEstimate | None:
+    """From a DuckDB JSON plan: the topmost node's 'Estimated Cardinality' (the result) and the
+    largest of any node (what a join may blow up to before an aggregate shrinks it)."""
     import json
 
     pending = list(json.loads(plan_json))
+    result: int | None = None
+    peak = 0
     while pending:
         node = pending.pop(0)
         value = (node.get("extra_info") or {}).get("Estimated Cardinality")
         if value is not None:
             try:
-                return int(str(value).lstrip("~"))
+                rows = int(str(value).lstrip("~"))
             except ValueError:
-                return None
+                rows = None
+            if rows is not None:
+                result = rows if result is None else result
+                peak = max(peak, rows)
         pending.extend(node.get("children") or [])
-    return None
+    return None if result is None else RowEstimate(result, peak)

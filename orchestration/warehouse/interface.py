@@ -128,6 +128,12 @@ class QueryResult:
     truncated: bool  # more rows existed than were fetched
 
 
+@dataclass(frozen=True)
+class RowEstimate:
+    result: int  # rows the query returns
+    peak: int  # rows of its largest step (a join before an aggregate, say)
+
+
 class Warehouse(Protocol):
     """Versions ``<layer>__shadow.<table>__v<N>``, canonical views ``<layer>.<table>``, manifests.
 
@@ -238,6 +244,6 @@ class Warehouse(Protocol):
         """Run a read-only query on a connection that cannot write, fetch at most ``max_rows``."""
         ...
 
-    def estimate_rows(self, query: exp.Query) -> int | None:
-        """The planner's estimate of the rows ``query`` returns; None when it gives none."""
+    def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
+        """The planner's estimate of the rows ``query`` returns, and of its largest step."""
         ...

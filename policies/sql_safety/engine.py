@@ -21,7 +21,12 @@ from policies.sql_safety.enforce import default_limit
 from policies.sql_safety.functions import denied_functions, file_tables
 from policies.sql_safety.model import DIALECTS, Dialect, Finding, Query, Rule, SafetyFacts
 from policies.sql_safety.policy import SafetyPolicy
-from policies.sql_safety.require import join_depth, subquery_nesting, time_filter
+from policies.sql_safety.require import (
+    ambiguous_aggregation,
+    join_depth,
+    subquery_nesting,
+    time_filter,
+)
 from policies.sql_safety.statements import (
     no_locks,
     no_writes_inside,
@@ -39,7 +44,14 @@ BLOCK_RULES: tuple[Rule, ...] = (
     denied_functions,
     file_tables,
 )
-REQUIRE_RULES: tuple[Rule, ...] = (time_filter, join_depth, subquery_nesting)
+# Require rules ask for approval; ambiguous_aggregation asks the person to say what they mean
+# (a block: no approval makes an ambiguous query mean one thing).
+REQUIRE_RULES: tuple[Rule, ...] = (
+    time_filter,
+    join_depth,
+    subquery_nesting,
+    ambiguous_aggregation,
+)
 ENFORCE_RULES: tuple[Rule, ...] = (default_limit,)
 
 DECISION_NAMES: Mapping[Verdict, str] = {
@@ -179,6 +191,8 @@ def check_sql(
     if blocked:
         return GateDecision(Verdict.BLOCK, blocked, name, sql, None, None)
     findings = tuple(f for rule in (*REQUIRE_RULES, *ENFORCE_RULES) for f in rule(query))
+    if any(f.verdict == Verdict.BLOCK for f in findings):
+        return GateDecision(Verdict.BLOCK, findings, name, sql, None, None)
     tree = query.root
     for finding in findings:
         if finding.rewrite is not None:

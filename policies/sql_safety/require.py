@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from policies.sql_safety.model import NOTHING, Finding, Query, TableFacts, approval
+from policies.sql_safety.model import NOTHING, Finding, Query, TableFacts, approval, block
 
 # BigQuery's pseudo-columns of ingestion-time partitioned tables.
 _PARTITION_PSEUDO = ("_partitiontime", "_partitiondate")
@@ -108,3 +108,56 @@ def subquery_nesting(query: Query) -> tuple[Finding, ...]:
         depth=deepest,
         max_subquery_depth=limit,
     )
+
+
+_OUTSIDE = (exp.AggFunc, exp.Filter, exp.WithinGroup, exp.Window, exp.Subquery, exp.Select)
+
+
+def _group_keys(select: exp.Select) -> list[exp.Expr] | None:
+    group = select.args.get("group")
+    if group is None:
+        return []
+    if group.args.get("all"):
+        return None  # GROUP BY ALL groups by every plain column: nothing is ambiguous
+    keys: list[exp.Expr] = []
+    projections = select.expressions
+    for key in group.expressions:
+        if isinstance(key, exp.Literal) and key.is_int and 0 < int(key.this) <= len(projections):
+            keys.append(projections[int(key.this) - 1].unalias())
+            continue
+        named = next((p for p in projections if p.alias and p.alias == key.name), None)
+        keys.append(named.unalias() if named is not None and isinstance(key, exp.Column) else key)
+    return keys
+
+
+def _aggregated(select: exp.Select) -> bool:
+    return any(
+        isinstance(n, exp.AggFunc)
+        for p in select.expressions
+        for n in p.walk(prune=lambda n: isinstance(n, exp.Window | exp.Subquery | exp.Select))
+    )
+
+
+def ambiguous_aggregation(query: Query) -> tuple[Finding, ...]:
+    """A column that is neither grouped nor aggregated: which value of it did the person mean?"""
+    for select in query.nodes(exp.Select):
+        keys = _group_keys(select)
+        if keys is None or (not keys and not _aggregated(select)):
+            continue
+        names = {k.name.lower() for k in keys if isinstance(k, exp.Column)}
+        for projection in select.expressions:
+            value = projection.unalias()
+            if any(value == k for k in keys):
+                continue
+            for node in value.walk(prune=lambda n: isinstance(n, _OUTSIDE)):
+                if isinstance(node, exp.Column) and not isinstance(node.this, exp.Star):
+                    if node.name.lower() in names or any(node == k for k in keys):
+                        continue
+                    return block(
+                        "ambiguous_aggregation",
+                        f"{node.sql(dialect=query.dialect)} is neither grouped nor aggregated, so "
+                        "each group would show one of its values at random: add it to GROUP BY, "
+                        f"or say which value you mean (e.g. max({node.sql(dialect=query.dialect)}))",
+                        column=node.sql(dialect=query.dialect),
+                    )
+    return NOTHING

@@ -293,3 +293,50 @@ def test_the_command_line(world: World, monkeypatch: pytest.MonkeyPatch) -> None
     )  # fmt: skip
     assert skipped.exit_code == 0, skipped.output
     assert json.loads(skipped.stdout) == [{"x": 1}]
+
+
+def test_corrections_make_a_new_preview(world: World) -> None:
+    from policies.errors import ValidationFailed
+    from policies.query_correct import Correction
+
+    q = world.service()
+    first = q.preview(
+        world.analyst,
+        "SELECT p.name, sum(o.amount) AS total FROM gold.orders o JOIN silver.partners p "
+        "ON o.partner_id = p.id WHERE o.amount > 10 GROUP BY p.name",
+    )
+    second = q.correct(
+        world.analyst,
+        first.info.id,
+        [
+            Correction("set_join_type", "p=left"),
+            Correction("remove_filter", "o.amount > 10"),
+            Correction("add_filter", "o.order_date >= DATE '2026-01-10'"),
+            Correction("swap_metric", "sum(o.amount)=max(o.amount)"),
+        ],
+    )
+    assert second.info.id != first.info.id
+    assert second.data["joins"][0]["kind"] == "left"
+    assert second.data["filters"] == ["o.order_date >= CAST('2026-01-10' AS DATE)"]
+    assert second.data["aggregations"] == ["MAX(o.amount)"]
+    assert len(q.execute(world.analyst, second.info.id).rows) == 5
+    with pytest.raises(PreviewInvalid):
+        q.correct(world.viewer, first.info.id, [Correction("add_filter", "o.id = 1")])
+    with pytest.raises(ValidationFailed):
+        q.correct(world.analyst, first.info.id, [Correction("remove_filter", "o.id = 99")])
+    pinned = q.preview(world.viewer, "SELECT count(*) AS n FROM gold.old_kpis@v1")
+    corrected = q.correct(world.viewer, pinned.info.id, [Correction("add_filter", "id >= 1")])
+    assert q.execute(world.viewer, corrected.info.id).rows == [(2,)]  # still the pinned version
+
+
+def test_an_explosive_join_needs_an_explicit_override(world: World) -> None:
+    q = world.service(max_join_fanout=2.0)
+    preview = q.preview(
+        world.analyst,
+        "SELECT count(*) FROM gold.orders a JOIN gold.orders b ON a.partner_id = b.partner_id",
+    )
+    assert "explosive_join" in preview.data["approval_rules"]
+    assert any(w.startswith("explosive join") for w in preview.data["warnings"])
+    with pytest.raises(ApprovalRequired):
+        q.execute(world.analyst, preview.info.id)
+    assert q.execute(world.analyst, preview.info.id, overrides=("explosive_join",)).rows == [(320,)]

@@ -50,7 +50,7 @@ def safe_selects(draw: st.DrawFn, depth: int = 0) -> exp.Select:
         inner = draw(safe_selects(depth + 1))
         query = query.with_(draw(tables), as_=inner)
     if draw(st.booleans()):
-        query = query.group_by(cols[0]).select(exp.func("count", exp.Star()))
+        query = query.group_by(*cols).select(exp.func("count", exp.Star()))
     if draw(st.booleans()):
         query = query.limit(draw(st.integers(1, 100_000)))
     return query
