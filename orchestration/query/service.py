@@ -38,6 +38,7 @@ from policies.errors import (
     PreviewInvalid,
     QueryBlocked,
     SpyneError,
+    ValidationFailed,
 )
 from policies.pii import may_see
 from policies.query_correct import Correction, correct
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from orchestration.warehouse import QueryResult, RowEstimate
 
 AUDIT_ACTION = "security_gate_decision"
+OVERRIDABLE = frozenset({"explosive_join"})  # guardrails the caller may accept themselves
 ORG_ENV = "SPYNE_ORG"
 BYTES_PER_VALUE = 8  # the local estimate: rows x columns read x 8 bytes
 
@@ -315,7 +317,14 @@ class QueryService:
             except NotFound:
                 current[t["table"]] = None
         usage = previews.usage_since(info.org, now - BUDGET_WINDOW)
-        # Guardrail overrides are the caller's own explicit choice; approvals are someone's.
+        # Guardrail overrides are the caller's own explicit choice; approvals are someone else's.
+        refused = sorted(set(overrides) - OVERRIDABLE)
+        if refused:
+            raise ValidationFailed(
+                f"--override accepts {', '.join(sorted(OVERRIDABLE))} only; "
+                f"{', '.join(refused)} needs an approval (`spyne query approve`)",
+                details={"overrides": refused, "overridable": sorted(OVERRIDABLE)},
+            )
         rules = tuple(r for r in info.approval_rules if r not in set(overrides))
         facts = RunFacts(
             preview_id=preview_id,

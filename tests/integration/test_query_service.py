@@ -24,6 +24,7 @@ from policies.errors import (
     PermissionDenied,
     PreviewInvalid,
     QueryBlocked,
+    ValidationFailed,
 )
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
@@ -213,6 +214,8 @@ def test_approvals_and_skipping_the_preview(world: World) -> None:
     assert preview.data["decision"] == "require_approval"
     with pytest.raises(ApprovalRequired):
         q.execute(world.analyst, preview.info.id)
+    with pytest.raises(ValidationFailed):  # an approval is never one's own override
+        q.execute(world.analyst, preview.info.id, overrides=("join_depth",))
     with pytest.raises(PermissionDenied):
         q.approve(world.analyst, preview.info.id, "I say so")
     q.approve(world.engineer, preview.info.id, "checked the keys")
@@ -296,7 +299,6 @@ def test_the_command_line(world: World, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_corrections_make_a_new_preview(world: World) -> None:
-    from policies.errors import ValidationFailed
     from policies.query_correct import Correction
 
     q = world.service()
