@@ -140,6 +140,8 @@ def _aggregated(select: exp.Select) -> bool:
 
 def ambiguous_aggregation(query: Query) -> tuple[Finding, ...]:
     """A column that is neither grouped nor aggregated: which value of it did the person mean?"""
+    if not query.nodes(exp.Group) and not query.nodes(exp.AggFunc):
+        return NOTHING
     for select in query.nodes(exp.Select):
         keys = _group_keys(select)
         if keys is None or (not keys and not _aggregated(select)):
