@@ -52,7 +52,10 @@ _NAME_HINTS: tuple[tuple[re.Pattern[str], PiiType], ...] = (
     (re.compile(r"ssn|social_?security|national_?id|passport|tax_?id|vat"), PiiType.NATIONAL_ID),
     (re.compile(r"birth|dob"), PiiType.BIRTH_DATE),
     (re.compile(r"street|address|zip|postcode|postal"), PiiType.ADDRESS),
-    (re.compile(r"^(first|last|full|sur|given|contact)_?name$"), PiiType.NAME),
+    (
+        re.compile(r"^(first|last|full|sur|given|contact|customer|partner|person)_?name$"),
+        PiiType.NAME,
+    ),
 )
 
 

@@ -232,8 +232,8 @@ def unknown_columns(physical: exp.Expr, resolution: Resolution, statements: Stat
         )
     except OptimizeError as exc:
         message = str(exc)
-        match = re.search(r"Column '([^']+)'", message)
-        column = match.group(1) if match else None
+        match = re.search(r"[Cc]olumn '([^']+)'|[Cc]olumn: ([\w.\"]+)", message)
+        column = (match.group(1) or match.group(2)).strip('"') if match else None
         every = sorted(
             {
                 str(c["name"])

@@ -169,7 +169,7 @@ class QueryService:
         if metered is not None:
             return rows, metered
         used = {c.name for c in physical.find_all(exp.Column)}
-        star = any(True for _ in physical.find_all(exp.Star))
+        star = any(not isinstance(s.parent, exp.Count) for s in physical.find_all(exp.Star))
         total = 0
         for found in resolution.tables.values():
             if found.version is None:

@@ -168,6 +168,10 @@ def test_resolution_by_state_and_role(world: World) -> None:
         q.preview(world.viewer, "SELECT sum(amount_eur) FROM gold.orders")
     assert column.value.details["rule"] == "unknown_column"
     assert column.value.details["suggestions"] == ["amount"]
+    with pytest.raises(NotFound) as qualified:  # sqlglot words this one differently
+        q.preview(world.viewer, "SELECT o.amount_eur, count(*) FROM gold.orders o GROUP BY 1")
+    assert qualified.value.details["column"] == "amount_eur"
+    assert "did you mean amount?" in qualified.value.message
     with pytest.raises(QueryBlocked):
         q.preview(world.viewer, "SELECT * FROM read_csv('/etc/passwd')")
     refused = [a for a in _gate_audit(world) if a["outcome"] == "refused"]
