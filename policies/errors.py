@@ -115,3 +115,17 @@ class IntegrityViolation(SpyneError):
 
     code = "integrity_violation"
     http_status = 500
+
+
+class QueryBlocked(SpyneError):
+    """The SQL safety gate refused a query: not one read-only query, or it reads what it may not."""
+
+    code = "query_blocked"
+    http_status = 422
+
+
+class PreviewInvalid(SpyneError):
+    """A preview id that cannot run: expired, someone else's, used, or its tables changed."""
+
+    code = "preview_invalid"
+    http_status = 409

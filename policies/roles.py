@@ -48,6 +48,9 @@ class Operation(StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_DEAD_LETTERS = "view_dead_letters"  # runs whose retries are used up (spyne runs)
     REQUEUE_RUN = "requeue_run"  # launch a dead-lettered run again, acting as oneself
+    SKIP_PREVIEW = "skip_preview"  # run an ad-hoc query without a preview (audited, with a reason)
+    APPROVE_QUERY = "approve_query"  # approve a previewed query that needs approval
+    REVIEW_PII = "review_pii"  # confirm or reject what PII detection found
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -73,6 +76,9 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.MANAGE_KEYS: _ADMINS,
     Operation.VIEW_DEAD_LETTERS: _ENGINEERS,
     Operation.REQUEUE_RUN: _ADMINS,
+    Operation.SKIP_PREVIEW: _ENGINEERS,
+    Operation.APPROVE_QUERY: _ENGINEERS,
+    Operation.REVIEW_PII: _ENGINEERS,
 }
 
 

@@ -22,7 +22,9 @@ from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, datab
 from orchestration.catalog.intents import Intents
 from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
+from orchestration.catalog.pii import PiiRegistry
 from orchestration.catalog.principals import Principals
+from orchestration.catalog.query_previews import QueryPreviews
 from orchestration.catalog.run_grants import DEFAULT_TTL, RunGrants
 from orchestration.catalog.snapshots import (
     AuditEntry,
@@ -64,6 +66,8 @@ class Catalog:
         self.run_grants = RunGrants(self._db)
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
+        self.query_previews = QueryPreviews(self._db)
+        self.pii = PiiRegistry(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

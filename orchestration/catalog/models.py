@@ -40,6 +40,10 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "table_versions",
     "intents",
     "dead_letters",
+    "query_previews",
+    "query_usage",
+    "pii_columns",
+    "pii_scans",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's

@@ -24,4 +24,9 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(dev.sample_app, name="sample")
 app.add_typer(dev.docs_app, name="docs")
 
+from orchestration.cli import pii, query  # noqa: E402
+
+app.add_typer(query.app, name="query")
+app.add_typer(pii.app, name="pii")
+
 __all__ = ["app"]

@@ -15,6 +15,8 @@ from orchestration.warehouse.duckdb_warehouse import (
 from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
+    QueryResult,
+    RowEstimate,
     VersionManifest,
     Warehouse,
     WarehouseInventory,
@@ -25,6 +27,8 @@ __all__ = [
     "CostEstimate",
     "Descriptions",
     "DuckDBWarehouse",
+    "QueryResult",
+    "RowEstimate",
     "VersionManifest",
     "Warehouse",
     "WarehouseInventory",

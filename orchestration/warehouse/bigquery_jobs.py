@@ -123,6 +123,20 @@ class Jobs:
         scans_data: bool,
         table: str | None = None,
     ) -> list[tuple[object, ...]]:
+        return [
+            tuple(row.values())
+            for row in self.run_rows(sql, labels, scans_data=scans_data, table=table)
+        ]
+
+    def run_rows(
+        self,
+        sql: str,
+        labels: Mapping[str, str],
+        *,
+        scans_data: bool,
+        table: str | None = None,
+    ) -> list[bigquery.Row]:
+        """As :meth:`run`, keeping BigQuery's rows (their column names with them)."""
         action = labels.get("action", "query")
         estimated = self.estimate(sql, labels)
         facts = CostFacts(action, scans_data, estimated, self.max_bytes, table)
@@ -130,7 +144,7 @@ class Jobs:
         config = bigquery.QueryJobConfig(maximum_bytes_billed=self.max_bytes, labels=dict(labels))
         with self.errors(action, table):
             job = self.client.query(sql, job_config=config, location=self.location)
-            return [tuple(row.values()) for row in job.result()]
+            return list(job.result())
 
     def load_parquet(
         self, data: IO[bytes], destination: str, labels: Mapping[str, str], *, append: bool

@@ -29,6 +29,8 @@ from orchestration.warehouse.bigquery_jobs import BigQueryClient, Jobs, job_labe
 from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
+    QueryResult,
+    RowEstimate,
     VersionManifest,
     WarehouseInventory,
     manifest_of,
@@ -301,6 +303,21 @@ class BigQueryWarehouse:
         sql = self.statements.render(read_only_select(query))
         estimated = self.jobs.estimate(sql, job_labels("estimate"))
         return CostEstimate(bytes_processed=estimated, max_bytes_billed=self.jobs.max_bytes)
+
+    def read(self, query: exp.Query, *, max_rows: int) -> QueryResult:
+        """Run an ad-hoc query (dry-run first, capped, labelled ``query``); keep ``max_rows``."""
+        sql = self.statements.render(read_only_select(query))
+        labels = job_labels("query")
+        scanned = self.jobs.estimate(sql, labels)
+        rows = self.jobs.run_rows(sql, labels, scans_data=True)
+        columns = tuple(rows[0].keys()) if rows else ()
+        values = [tuple(row.values()) for row in rows[: max_rows + 1]]
+        return QueryResult(columns, values[:max_rows], scanned, len(values) > max_rows)
+
+    def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
+        """A dry run says what a query scans, not how many rows it returns."""
+        read_only_select(query)
+        return None
 
 
 def _missing(ref: TableRef, version: int, why: str = "") -> NotFound:

@@ -26,6 +26,8 @@ from sqlglot import exp
 from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
+    QueryResult,
+    RowEstimate,
     VersionManifest,
     WarehouseInventory,
     manifest_of,
@@ -407,3 +409,65 @@ class DuckDBWarehouse:
         """Fixed SQL for internal reads (tests, summaries); never user input."""
         with self.connect(read_only=True) as con:
             return con.execute(sql, params or []).fetchall()
+
+    # -- ad-hoc queries ------------------------------------------------------------------------
+    @contextmanager
+    def _query_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Read-only, and no file, network or extension access whatever the SQL says."""
+        if not self.path.is_file():
+            raise NotInitialized(
+                f"the warehouse file {self.path} does not exist; run `spyne init`",
+                details={"path": str(self.path)},
+            )
+        con = duckdb.connect(str(self.path), read_only=True, config=QUERY_CONFIG)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def read(self, query: exp.Query, *, max_rows: int) -> QueryResult:
+        select = read_only_select(query)
+        with self._query_connection() as con:
+            cursor = con.execute(select.sql(dialect=self.dialect))
+            columns = tuple(d[0] for d in cursor.description or ())
+            rows = cursor.fetchmany(max_rows + 1)
+        return QueryResult(columns, rows[:max_rows], None, len(rows) > max_rows)
+
+    def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
+        select = read_only_select(query)
+        with self._query_connection() as con:
+            plan = con.execute(f"EXPLAIN (FORMAT JSON) {select.sql(dialect=self.dialect)}")
+            found = plan.fetchall()
+        return estimated_cardinality(str(found[0][1])) if found else None
+
+
+# Connections for ad-hoc queries: DuckDB itself refuses files, URLs and extensions, so a call
+# the SQL gate missed still cannot reach anything but the warehouse's own tables.
+QUERY_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+}
+
+
+def estimated_cardinality(plan_json: str) -> RowEstimate | None:
+    """From a DuckDB JSON plan: the topmost node's 'Estimated Cardinality' (the result) and the
+    largest of any node (what a join may blow up to before an aggregate shrinks it)."""
+    import json
+
+    pending = list(json.loads(plan_json))
+    result: int | None = None
+    peak = 0
+    while pending:
+        node = pending.pop(0)
+        value = (node.get("extra_info") or {}).get("Estimated Cardinality")
+        if value is not None:
+            try:
+                rows = int(str(value).lstrip("~"))
+            except ValueError:
+                rows = None
+            if rows is not None:
+                result = rows if result is None else result
+                peak = max(peak, rows)
+        pending.extend(node.get("children") or [])
+    return None if result is None else RowEstimate(result, peak)

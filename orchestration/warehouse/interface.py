@@ -118,6 +118,22 @@ class CostEstimate:
         )
 
 
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows an ad-hoc query returned, with their column names, and what it cost to get them."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[object, ...]]
+    bytes_scanned: int | None  # billed scan where the warehouse meters it; None when local
+    truncated: bool  # more rows existed than were fetched
+
+
+@dataclass(frozen=True)
+class RowEstimate:
+    result: int  # rows the query returns
+    peak: int  # rows of its largest step (a join before an aggregate, say)
+
+
 class Warehouse(Protocol):
     """Versions ``<layer>__shadow.<table>__v<N>``, canonical views ``<layer>.<table>``, manifests.
 
@@ -221,4 +237,13 @@ class Warehouse(Protocol):
 
     def estimate(self, query: exp.Query) -> CostEstimate:
         """What ``query`` would scan, without running it."""
+        ...
+
+    # -- ad-hoc queries (the query layer) -----------------------------------------------------
+    def read(self, query: exp.Query, *, max_rows: int) -> QueryResult:
+        """Run a read-only query on a connection that cannot write, fetch at most ``max_rows``."""
+        ...
+
+    def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
+        """The planner's estimate of the rows ``query`` returns, and of its largest step."""
         ...

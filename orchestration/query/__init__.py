@@ -1,0 +1,1 @@
+"""The query trust layer's actions: policy loading, resolution, preview, execution, redaction."""
