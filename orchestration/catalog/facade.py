@@ -22,6 +22,7 @@ from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, datab
 from orchestration.catalog.intents import Intents
 from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
+from orchestration.catalog.notifications import Notifications
 from orchestration.catalog.principals import Principals
 from orchestration.catalog.run_grants import DEFAULT_TTL, RunGrants
 from orchestration.catalog.snapshots import (
@@ -64,6 +65,7 @@ class Catalog:
         self.run_grants = RunGrants(self._db)
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
+        self.notifications = Notifications(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

@@ -41,6 +41,9 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "table_versions",
     "intents",
     "dead_letters",
+    "notifications",
+    "notification_deliveries",
+    "source_drift_reports",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
