@@ -48,6 +48,9 @@ class Operation(StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_DEAD_LETTERS = "view_dead_letters"  # runs whose retries are used up (spyne runs)
     REQUEUE_RUN = "requeue_run"  # launch a dead-lettered run again, acting as oneself
+    VIEW_ALERTS = "view_alerts"  # alerts, their deliveries, and the metrics derived from them
+    ACK_ALERT = "ack_alert"  # acknowledge an alert under one's own name
+    CHECK_DRIFT = "check_drift"  # compare sources' live schemas with their expected ones
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -73,6 +76,9 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.MANAGE_KEYS: _ADMINS,
     Operation.VIEW_DEAD_LETTERS: _ENGINEERS,
     Operation.REQUEUE_RUN: _ADMINS,
+    Operation.VIEW_ALERTS: _ENGINEERS,
+    Operation.ACK_ALERT: _ENGINEERS,
+    Operation.CHECK_DRIFT: _ENGINEERS,
 }
 
 
