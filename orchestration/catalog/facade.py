@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestration.catalog import schema
+from orchestration.catalog.alert_facts import AlertFacts
 from orchestration.catalog.audit import AuditLog, ChainVerdict
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
@@ -66,6 +67,7 @@ class Catalog:
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
         self.notifications = Notifications(self._db)
+        self.alert_facts = AlertFacts(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"
