@@ -24,9 +24,10 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(dev.sample_app, name="sample")
 app.add_typer(dev.docs_app, name="docs")
 
-from orchestration.cli import alerts, metrics  # noqa: E402
+from orchestration.cli import alerts, drift, metrics  # noqa: E402
 
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(metrics.app, name="metrics")
+app.add_typer(drift.app, name="drift")
 
 __all__ = ["app"]

@@ -80,19 +80,12 @@ def source_drift_sensor(provider: ExpectedSchemaProvider | None = None) -> Senso
         default_status=DefaultSensorStatus.RUNNING,
     )
     def spyne_source_drift(context: SensorEvaluationContext) -> SkipReason:
-        from orchestration.assets.project import SOURCE_SYSTEM, bronze_tables
         from orchestration.runtime import runtime
-        from orchestration.sensors.source_drift import (
-            active_bronze_schemas,
-            check_sources,
-            record_checks,
-        )
+        from orchestration.sensors.source_drift import check_install, record_checks
 
         rt = runtime()
         alerts = sensor_alerts(rt, DRIFT_SENSOR, "sources")
-        bronze = bronze_tables()
-        expected = (provider or active_bronze_schemas)(rt.catalog, rt.warehouse.dialect, bronze)
-        checks = check_sources(rt.warehouse, rt.source_path, bronze, expected, SOURCE_SYSTEM)
+        checks = check_install(rt, provider)
         record_checks(rt.catalog, alerts, checks)
         findings = {c.source: c.severity.name for c in checks if c.expected_from is not None}
         context.update_cursor(json.dumps(findings, sort_keys=True))

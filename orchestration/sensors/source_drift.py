@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from orchestration.alerts.service import Alerts
     from orchestration.assets.project import BronzeTable
     from orchestration.catalog import Catalog
+    from orchestration.runtime import Runtime
     from orchestration.warehouse import Warehouse
 
 SOURCE_DIALECT = DUCKDB  # the READ_ONLY source is a DuckDB file (the sample ERP)
@@ -114,6 +115,15 @@ def check_sources(
         )
         out.append(SourceCheck(source, table.ref.canonical, want.origin, report, have is None))
     return out
+
+
+def check_install(rt: Runtime, provider: ExpectedSchemaProvider | None = None) -> list[SourceCheck]:
+    """Every source of this install's dbt project against its expected schema (read-only)."""
+    from orchestration.assets.project import SOURCE_SYSTEM, bronze_tables
+
+    bronze = bronze_tables()
+    expected = (provider or active_bronze_schemas)(rt.catalog, rt.warehouse.dialect, bronze)
+    return check_sources(rt.warehouse, rt.source_path, bronze, expected, SOURCE_SYSTEM)
 
 
 _ALERT_SEVERITY = {

@@ -228,3 +228,43 @@ def test_failed_run_alerts_once_per_job_and_clears_on_success(site: dict[str, An
     assert open_alerts(rt.catalog, "run_failure") == []
     (closed,) = rt.catalog.notifications.all()
     assert closed.closed_by == "dagster" and not closed.open
+
+
+def test_spyne_drift_check(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from orchestration.cli import app
+
+    rt = site["rt"]
+    land(site)
+    _, key = rt.catalog.create_principal("eve", Role.ENGINEER, "ada")
+    _, viewer = rt.catalog.create_principal("vic", Role.VIEWER, "ada")
+    source_sql(site, "ALTER TABLE res_partner ALTER COLUMN customer_rank TYPE SMALLINT")
+    runner = CliRunner()
+    monkeypatch.setenv("SPYNE_API_KEY", viewer)
+    refused = runner.invoke(app, ["drift", "check"])
+    assert refused.exit_code == 1 and "[permission_denied]" in refused.output
+    monkeypatch.setenv("SPYNE_API_KEY", key)
+    result = runner.invoke(app, ["drift", "check", "--json"])
+    assert result.exit_code == 0, result.output
+    by_source = {c["source"]: c for c in json.loads(result.output)}
+    assert len(by_source) == 6
+    partners = by_source["erp.res_partner"]
+    assert partners["severity"] == "BREAKING" and partners["expected_from"].endswith("(ACTIVE)")
+    (change,) = partners["report"]["changes"]
+    assert change == {
+        "kind": "type_changed",
+        "column": "customer_rank",
+        "before": "INTEGER",
+        "after": "SMALLINT",
+        "severity": "BREAKING",
+    }
+    assert by_source["erp.sale_order"]["expected_from"] is None
+    table = runner.invoke(app, ["drift", "check"])
+    assert (
+        table.exit_code == 0
+        and "column customer_rank changed type from INTEGER to SMALLINT" in table.output
+    )
+    # on demand, read-only: nothing recorded, nobody paged
+    assert rt.catalog.notifications.all() == []
+    assert rt.catalog.notifications.open_source_drift() == {}
