@@ -268,3 +268,13 @@ def test_spyne_drift_check(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     # on demand, read-only: nothing recorded, nobody paged
     assert rt.catalog.notifications.all() == []
     assert rt.catalog.notifications.open_source_drift() == {}
+
+
+def test_the_alerting_sensors_are_in_the_location_and_on_by_default() -> None:
+    from dagster import DefaultSensorStatus
+
+    from orchestration.definitions import defs
+
+    sensors = {s.name: s for s in defs.sensors}
+    for name in ("spyne_dead_letters", "spyne_alerts", "spyne_source_drift", RECOVERED_SENSOR):
+        assert sensors[name].default_status == DefaultSensorStatus.RUNNING, name
