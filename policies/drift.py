@@ -12,13 +12,13 @@ only safe answer is that any change to it may break readers (principle 7).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
 from policies.drift_renames import RENAME_RULES, RenameFacts, ValueSamples, match_renames
-from policies.drift_types import DUCKDB, Widening, _widening, parse_type, same_type
+from policies.drift_types import DUCKDB, Widening, parse_type, relate, same_type
 from policies.errors import ValidationFailed
 
 
@@ -135,7 +135,7 @@ def _type_change(
     before: str, after: str, dialects: tuple[str, str]
 ) -> tuple[ChangeKind, DriftSeverity] | None:
     """None when the types are the same; otherwise how the change reads and how bad it is."""
-    relation = _widening(parse_type(before, dialects[0]), parse_type(after, dialects[1]))
+    relation = relate(parse_type(before, dialects[0]), parse_type(after, dialects[1]))
     if relation == Widening.SAME:
         return None
     kind = ChangeKind.TYPE_CHANGED if relation == Widening.INCOMPATIBLE else ChangeKind.TYPE_WIDENED
@@ -203,9 +203,11 @@ def _renames(
     before = [(i, c) for i, c in enumerate(active, start=1) if c.name.lower() in removed]
     after = [(i, c) for i, c in enumerate(candidate, start=1) if c.name.lower() in added]
 
-    def values(side: dict[str, Any] | Any, name: str) -> frozenset[object] | None:
-        found = side.get(name.lower()) if side is not None else None
-        return None if found is None else frozenset(found)
+    def lowered(side: Mapping[str, Collection[object]] | None) -> dict[str, frozenset[object]]:
+        return {k.lower(): frozenset(v) for k, v in (side or {}).items()}
+
+    before_values = lowered(samples.before if samples else None)
+    after_values = lowered(samples.after if samples else None)
 
     pairs = [
         RenameFacts(
@@ -214,8 +216,8 @@ def _renames(
             i,
             j,
             is_same_type(old.data_type, new.data_type, *dialects),
-            values(samples.before if samples else None, old.name),
-            values(samples.after if samples else None, new.name),
+            before_values.get(old.name.lower()),
+            after_values.get(new.name.lower()),
         )
         for i, old in before
         for j, new in after

@@ -146,7 +146,8 @@ def parse_type(raw: str, dialect: str = DUCKDB) -> ColumnType:
     return _reduce(dt, dialect)
 
 
-def _widening(before: ColumnType, after: ColumnType) -> Widening:
+def relate(before: ColumnType, after: ColumnType) -> Widening:
+    """Where ``after`` stands from ``before`` in the widening lattice."""
     if before == after:
         return Widening.SAME
     b, a = before, after
@@ -172,15 +173,6 @@ def _widening(before: ColumnType, after: ColumnType) -> Widening:
     elif b.family == "date" and a.family == "timestamp":
         return Widening.LOSSY  # readers comparing with dates now see midnight timestamps
     return Widening.INCOMPATIBLE
-
-
-def widening(
-    before: str, after: str, before_dialect: str = DUCKDB, after_dialect: str | None = None
-) -> Widening:
-    """How ``after`` relates to ``before``, each parsed in its own dialect."""
-    return _widening(
-        parse_type(before, before_dialect), parse_type(after, after_dialect or before_dialect)
-    )
 
 
 def same_type(a: str, b: str, a_dialect: str = DUCKDB, b_dialect: str | None = None) -> bool:
