@@ -219,3 +219,31 @@ def test_open_counts_per_kind(catalog: Catalog, tmp_path: Path) -> None:
     a.raise_alert(NewAlert(AlertKind.DRIFT, AlertSeverity.INFO, "s", "t", {}))
     counts = catalog.notifications.open_counts()
     assert counts["run_failure"] == 2 and counts["drift"] == 1 and counts["freshness"] == 0
+
+
+def test_the_install_overrides_the_shipped_routing(tmp_path: Path) -> None:
+    from orchestration.alerts.routing import load_alert_policy
+    from policies.alerts import route
+    from policies.errors import ConfigError, ValidationFailed
+
+    assert route(load_alert_policy(tmp_path), AlertKind.DRIFT, AlertSeverity.CRITICAL) == ("log",)
+    (tmp_path / "policies").mkdir()
+    override = tmp_path / "policies" / "alerts.yaml"
+    override.write_text(
+        "channels:\n"
+        "  ops: {type: webhook, url_env: OPS_URL, secret_env: OPS_SECRET}\n"
+        "routes:\n"
+        "  - {kinds: [drift], min_severity: critical, channels: [ops]}\n"
+        "delivery: {attempts: 5}\n"
+    )
+    merged = load_alert_policy(tmp_path)
+    assert set(merged.channels) == {"log", "ops"}  # the shipped log channel is kept
+    assert route(merged, AlertKind.DRIFT, AlertSeverity.CRITICAL) == ("ops",)
+    assert route(merged, AlertKind.DRIFT, AlertSeverity.INFO) == ("log",)  # default_channels
+    assert merged.delivery.attempts == 5 and merged.delivery.backoff_seconds == 0.5
+    override.write_text("routes:\n  - {channels: [pager]}\n")
+    with pytest.raises(ValidationFailed, match="not defined: pager"):
+        load_alert_policy(tmp_path)
+    override.write_text("- just a list\n")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        load_alert_policy(tmp_path)
