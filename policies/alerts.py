@@ -110,6 +110,9 @@ class Delivery(BaseModel):
     timeout_seconds: float = Field(default=5, gt=0, le=60)
     retry_after_seconds: int = Field(default=60, ge=1, strict=True)  # a failed round waits this
     max_rounds: int = Field(default=20, ge=1, strict=True)  # then the delivery is given up
+    # No new delivery starts after this many seconds of one pass: the rest stays due for the
+    # next pass, so a slow receiver cannot hold a sensor tick past Dagster's evaluation timeout.
+    budget_seconds: float = Field(default=20, gt=0, le=300)
 
 
 class AlertPolicy(BaseModel):

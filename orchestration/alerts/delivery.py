@@ -35,14 +35,15 @@ def deliver_due(
     *,
     environ: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
-    only_alert: int | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> list[Outcome]:
-    """Try every due delivery (or only ``only_alert``'s) once per round; returns what happened."""
+    """One round for each due delivery, until the pass's time budget is spent."""
     env = os.environ if environ is None else environ
     outcomes = []
+    deadline = clock() + policy.delivery.budget_seconds
     for due in catalog.notifications.due_deliveries():
-        if only_alert is not None and due.notification_id != only_alert:
-            continue
+        if clock() >= deadline:
+            break  # still due: the next pass takes it
         alert = catalog.notifications.get(due.notification_id).to_dict()
         channel = policy.channels.get(due.channel)
         error: str | None = None

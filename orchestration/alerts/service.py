@@ -28,6 +28,7 @@ class Alerts:
     launched_by: str | None = None
     environ: Mapping[str, str] | None = None
     sleep: Callable[[float], None] = field(default=time.sleep)
+    clock: Callable[[], float] = field(default=time.monotonic)
 
     def raise_alert(self, alert: NewAlert) -> Raised:
         channels = route(self.policy, alert.kind, alert.severity)
@@ -44,7 +45,12 @@ class Alerts:
 
     def deliver(self) -> list[Outcome]:
         return deliver_due(
-            self.catalog, self.policy, self.home, environ=self.environ, sleep=self.sleep
+            self.catalog,
+            self.policy,
+            self.home,
+            environ=self.environ,
+            sleep=self.sleep,
+            clock=self.clock,
         )
 
 

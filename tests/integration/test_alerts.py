@@ -247,3 +247,27 @@ def test_the_install_overrides_the_shipped_routing(tmp_path: Path) -> None:
     override.write_text("- just a list\n")
     with pytest.raises(ConfigError, match="must be a mapping"):
         load_alert_policy(tmp_path)
+
+
+def test_one_pass_stops_starting_deliveries_when_its_budget_is_spent(
+    catalog: Catalog, tmp_path: Path, receiver: Receiver
+) -> None:
+    ticks = iter(range(100))
+    env = {"OPS_URL": receiver.url, "OPS_SECRET": SECRET}
+    a = Alerts(
+        catalog,
+        policy(budget_seconds=2),
+        tmp_path,
+        "dagster",
+        environ=env,
+        sleep=lambda _s: None,
+        clock=lambda: float(next(ticks)),  # each look at the clock is one second later
+    )
+    for run in ("r1", "r2", "r3"):
+        catalog.notifications.raise_alert(run_failed(run), ["ops"], "dagster")
+    done = a.deliver()
+    assert len(done) == 1  # the budget ran out after the first delivery
+    assert len(catalog.notifications.due_deliveries()) == 2
+    a.clock = lambda: 0.0
+    assert len(a.deliver()) == 2
+    assert len(receiver.received) == 3
