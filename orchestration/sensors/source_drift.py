@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestration.catalog.notifications import NewAlert
 from policies.alerts import AlertKind, AlertSeverity
-from policies.drift import Column, DriftReport, DriftSeverity, compare_schemas
+from policies.drift import ChangeKind, Column, DriftReport, DriftSeverity, compare_schemas
 from policies.drift_types import DUCKDB
 from policies.naming import Layer
 
@@ -72,6 +73,8 @@ class SourceCheck:
     expected_from: str | None  # None: nothing to compare with yet
     report: DriftReport | None
     missing: bool = False  # the source table is gone
+    # dbt models reading the bronze table, and per changed column those whose SQL names it
+    readers: Mapping[str, Sequence[str]] | None = None
 
     @property
     def severity(self) -> DriftSeverity:
@@ -90,6 +93,7 @@ class SourceCheck:
             "missing": self.missing,
             "severity": self.severity.name if self.expected_from else None,
             "report": self.report.to_dict() if self.report is not None else None,
+            "readers": dict(self.readers) if self.readers is not None else None,
         }
 
 
@@ -117,13 +121,51 @@ def check_sources(
     return out
 
 
-def check_install(rt: Runtime, provider: ExpectedSchemaProvider | None = None) -> list[SourceCheck]:
-    """Every source of this install's dbt project against its expected schema (read-only)."""
-    from orchestration.assets.project import SOURCE_SYSTEM, bronze_tables
+def readers(
+    manifest: Mapping[str, Any], table: BronzeTable, changed: Sequence[str]
+) -> dict[str, list[str]]:
+    """The dbt models reading ``table`` (manifest lineage) under ``"*"``, and for each changed
+    column the ones whose SQL names it: where a migration has to look."""
+    key = f"source.{manifest['metadata'].get('project_name', 'spyne')}.{table.ref.layer.value}"
+    children = manifest.get("child_map", {}).get(f"{key}.{table.ref.name}", [])
+    models = [manifest["nodes"][c] for c in children if c.startswith("model.")]
+    out = {"*": sorted(m["name"] for m in models)}
+    for column in changed:
+        word = re.compile(rf"\b{re.escape(column)}\b", re.IGNORECASE)
+        out[column] = sorted(m["name"] for m in models if word.search(m.get("raw_code") or ""))
+    return out
 
-    bronze = bronze_tables()
+
+def _changed_columns(report: DriftReport) -> list[str]:
+    names: list[str] = []
+    for change in report.changes:
+        for name in (
+            change.column,
+            change.before if change.kind == ChangeKind.COLUMN_RENAMED else None,
+        ):
+            if name and change.severity > DriftSeverity.NONE and name not in names:
+                names.append(name)
+    return names
+
+
+def check_install(rt: Runtime, provider: ExpectedSchemaProvider | None = None) -> list[SourceCheck]:
+    """Every source of this install's dbt project against its expected schema (read-only), with
+    the models that read each drifted one."""
+    from dataclasses import replace
+
+    from orchestration.assets.project import SOURCE_SYSTEM, bronze_tables, manifest
+
+    m = manifest()
+    bronze = bronze_tables(m)
+    by_name = {b.ref.canonical: b for b in bronze}
     expected = (provider or active_bronze_schemas)(rt.catalog, rt.warehouse.dialect, bronze)
-    return check_sources(rt.warehouse, rt.source_path, bronze, expected, SOURCE_SYSTEM)
+    checks = check_sources(rt.warehouse, rt.source_path, bronze, expected, SOURCE_SYSTEM)
+    return [
+        replace(c, readers=readers(m, by_name[c.table], _changed_columns(c.report)))
+        if c.report is not None and c.severity > DriftSeverity.NONE
+        else c
+        for c in checks
+    ]
 
 
 _ALERT_SEVERITY = {
@@ -145,12 +187,15 @@ def drift_alert(check: SourceCheck) -> NewAlert:
     assert check.report is not None
     severity = check.report.severity
     what = "is gone" if check.missing else f"drifted: {check.report.summary()}"
+    todo = _WHAT_TO_DO[severity].format(table=check.table)
+    if check.readers and check.readers.get("*"):
+        todo += "; models reading it: " + ", ".join(check.readers["*"])
     return NewAlert(
         AlertKind.DRIFT,
         _ALERT_SEVERITY[severity],
         check.source,
         f"source {check.source} {what} (expected: {check.expected_from})",
-        {**check.to_dict(), "what_to_do": _WHAT_TO_DO[severity].format(table=check.table)},
+        {**check.to_dict(), "what_to_do": todo},
     )
 
 

@@ -94,6 +94,12 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     assert "column email renamed to email_address" in alert.title
     assert "bronze.res_partner v1 (ACTIVE)" in alert.title
     assert "schema_drift check" in alert.details["what_to_do"]
+    assert alert.details["what_to_do"].endswith("models reading it: customers")
+    assert alert.details["readers"] == {
+        "*": ["customers"],
+        "email_address": [],
+        "email": ["customers"],  # the model that reads the old name is where to migrate
+    }
     assert rt.catalog.notifications.open_source_drift()["erp.res_partner"]["severity"] == "BREAKING"
     log = (rt.home / "alerts.log").read_text().splitlines()
     assert len(log) == 1
@@ -259,6 +265,7 @@ def test_spyne_drift_check(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
         "after": "SMALLINT",
         "severity": "BREAKING",
     }
+    assert partners["readers"] == {"*": ["customers"], "customer_rank": ["customers"]}
     assert by_source["erp.sale_order"]["expected_from"] is None
     table = runner.invoke(app, ["drift", "check"])
     assert (
