@@ -104,8 +104,10 @@ def check_sources(
     expected: dict[str, ExpectedSchema],
     system: str,
 ) -> list[SourceCheck]:
-    """Compare every source with its expected schema: one information-schema read in all."""
-    live = warehouse.source_columns(source_path, [b.source_table for b in bronze])
+    """Compare every source with its expected schema: one information-schema read in all (none
+    when no source has an expected schema yet, as on a new install without a source)."""
+    wanted = [b.source_table for b in bronze if b.source_table in expected]
+    live = warehouse.source_columns(source_path, wanted) if wanted else {}
     out = []
     for table in bronze:
         source = f"{system}.{table.source_table}"

@@ -136,6 +136,17 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     }  # allowed checks are not audited, refusals are
 
 
+def test_a_new_install_without_a_source_has_nothing_to_check(installed_home: Path) -> None:
+    rt = runtime()
+    _, key = rt.catalog.create_principal("dagster", Role.ENGINEER, "test")
+    assert not rt.source_path.exists()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SPYNE_SERVICE_KEY", key)
+        message, cursor = drift_tick(DagsterInstance.ephemeral(), None)
+    assert "0 sources checked" in message and "6 without an expected schema" in message
+    assert json.loads(cursor or "") == {}
+
+
 def test_a_sensor_without_its_service_key_refuses(
     site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
