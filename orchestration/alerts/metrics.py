@@ -37,7 +37,7 @@ class CatalogCollector:
 
     def collect(self) -> Iterator[Metric]:
         facts = self._catalog.alert_facts
-        drift, resolved = self._catalog.notifications.drift_counts()
+        drift, resolved = self._catalog.source_drift.counts()
 
         detected = CounterMetricFamily(
             "spyne_drift_detected",

@@ -37,6 +37,7 @@ from orchestration.catalog.snapshots import (
     TableInfo,
     VersionInfo,
 )
+from orchestration.catalog.source_drift import SourceDriftReports
 from orchestration.catalog.tables import Tables
 from orchestration.catalog.transitions import TransitionTx, transition
 from policies.lifecycle import TableState
@@ -68,6 +69,7 @@ class Catalog:
         self.audit_log = AuditLog(self._db)
         self.notifications = Notifications(self._db)
         self.alert_facts = AlertFacts(self._db)
+        self.source_drift = SourceDriftReports(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

@@ -3,9 +3,7 @@
 Raising an alert whose condition is already open only counts the repeat: it does not page again.
 Raising, closing and acknowledging are audited in the same transaction as the change. Each
 channel an alert is routed to has a delivery row, so a failed delivery is kept and retried later
-by whoever looks for due deliveries (the sensors). Source drift reports live here too: a drift
-check records what it found once per distinct finding and resolves it when the source agrees
-again.
+by whoever looks for due deliveries (the sensors).
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from orchestration.catalog.alert_models import (
     OPEN,
     DeliveryRow,
     NotificationRow,
-    SourceDriftRow,
 )
 from orchestration.catalog.audit import append, now
 from orchestration.catalog.engine import Database
@@ -35,7 +32,6 @@ PG_LOCK_ALERTS = 0x5350_0006  # serialises opening conditions across processes (
 OPEN_ACTION = "alert_opened"
 CLOSE_ACTION = "alert_closed"
 ACK_ACTION = "alert_acked"
-DRIFT_ACTION = "source_drift_recorded"
 
 
 @dataclass(frozen=True)
@@ -343,85 +339,6 @@ class Notifications:
                 row.status, row.next_attempt_at = "failed", retry_at
             s.flush()
             return _delivery(row)
-
-    # -- source drift ---------------------------------------------------------------------
-    def record_source_drift(
-        self,
-        source: str,
-        expected_from: str,
-        severity: str,
-        fingerprint: str,
-        report: Mapping[str, Any],
-        actor: str,
-    ) -> bool:
-        """Keep a drift finding (audited); False when the same finding is already open."""
-        with self._db.session(write=True) as s:
-            row = s.scalar(
-                sa.select(SourceDriftRow)
-                .where(SourceDriftRow.source == source, SourceDriftRow.resolved_at.is_(None))
-                .with_for_update()
-            )
-            if row is not None and row.fingerprint == fingerprint:
-                return False
-            at = now()
-            if row is not None:
-                row.resolved_at = at
-                s.flush()
-            s.add(
-                SourceDriftRow(
-                    source=source,
-                    expected_from=expected_from,
-                    severity=severity,
-                    fingerprint=fingerprint,
-                    report=json_safe(dict(report)),
-                    detected_at=at,
-                    detected_by=actor,
-                )
-            )
-            s.flush()
-            append(
-                self._db,
-                s,
-                actor,
-                DRIFT_ACTION,
-                f"source:{source}",
-                AuditOutcome.RECORDED,
-                {"severity": severity, "expected_from": expected_from},
-            )
-            return True
-
-    def resolve_source_drift(self, source: str) -> bool:
-        with self._db.session(write=True) as s:
-            row = s.scalar(
-                sa.select(SourceDriftRow)
-                .where(SourceDriftRow.source == source, SourceDriftRow.resolved_at.is_(None))
-                .with_for_update()
-            )
-            if row is None:
-                return False
-            row.resolved_at = now()
-            return True
-
-    def open_source_drift(self) -> dict[str, dict[str, Any]]:
-        """Each source's unresolved drift report."""
-        with self._db.session(write=False) as s:
-            rows = s.scalars(
-                sa.select(SourceDriftRow).where(SourceDriftRow.resolved_at.is_(None))
-            ).all()
-            return {r.source: dict(r.report) for r in rows}
-
-    def drift_counts(self) -> tuple[dict[tuple[str, str], int], int]:
-        """(drift reports per (source, severity), how many were resolved)."""
-        with self._db.session(write=False) as s:
-            rows = s.execute(
-                sa.select(SourceDriftRow.source, SourceDriftRow.severity, sa.func.count()).group_by(
-                    SourceDriftRow.source, SourceDriftRow.severity
-                )
-            ).all()
-            resolved = s.scalar(
-                sa.select(sa.func.count()).where(SourceDriftRow.resolved_at.is_not(None))
-            )
-        return {(str(a), str(b)): int(n) for a, b, n in rows}, int(resolved or 0)
 
 
 def _open_row(s: Session, key: str, lock: bool = False) -> NotificationRow | None:

@@ -207,13 +207,13 @@ def record_checks(catalog: Catalog, alerts: Alerts, checks: Sequence[SourceCheck
         if check.expected_from is None:
             continue
         if check.severity == DriftSeverity.NONE:
-            catalog.notifications.resolve_source_drift(check.source)
+            catalog.source_drift.resolve(check.source)
             alerts.clear(
                 AlertKind.DRIFT, check.source, f"{check.source} matches {check.expected_from}"
             )
             continue
         assert check.report is not None
-        new = catalog.notifications.record_source_drift(
+        new = catalog.source_drift.record(
             check.source,
             check.expected_from,
             check.severity.name,

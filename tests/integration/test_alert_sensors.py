@@ -100,7 +100,7 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
         "email_address": [],
         "email": ["customers"],  # the model that reads the old name is where to migrate
     }
-    assert rt.catalog.notifications.open_source_drift()["erp.res_partner"]["severity"] == "BREAKING"
+    assert rt.catalog.source_drift.open()["erp.res_partner"]["severity"] == "BREAKING"
     log = (rt.home / "alerts.log").read_text().splitlines()
     assert len(log) == 1
 
@@ -120,14 +120,14 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     message, cursor = drift_tick(instance, cursor)
     assert "0 drifted" in message
     assert open_alerts(rt.catalog, "drift") == []
-    assert rt.catalog.notifications.open_source_drift() == {}
+    assert rt.catalog.source_drift.open() == {}
 
     # an added nullable column is ADDITIVE: an info alert, nothing blocked
     source_sql(site, "ALTER TABLE res_partner ADD COLUMN fax VARCHAR")
     drift_tick(instance, cursor)
     (alert,) = open_alerts(rt.catalog, "drift")
     assert alert.severity.label == "info" and "column fax added (VARCHAR)" in alert.title
-    counts, resolved = rt.catalog.notifications.drift_counts()
+    counts, resolved = rt.catalog.source_drift.counts()
     assert counts == {("erp.res_partner", "BREAKING"): 1, ("erp.res_partner", "ADDITIVE"): 1}
     assert resolved == 1
     actions = {e.action for e in rt.catalog.list_audit(limit=200)}
@@ -285,7 +285,7 @@ def test_spyne_drift_check(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     )
     # on demand, read-only: nothing recorded, nobody paged
     assert rt.catalog.notifications.all() == []
-    assert rt.catalog.notifications.open_source_drift() == {}
+    assert rt.catalog.source_drift.open() == {}
 
 
 def test_the_alerting_sensors_are_in_the_location_and_on_by_default() -> None:

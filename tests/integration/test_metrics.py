@@ -48,8 +48,8 @@ def _facts(catalog: Catalog, home: Path) -> None:
         info, _ = svc.ingest(Actor(runner), PARTNERS, rt.source_path, "res_partner", None)
         catalog.record_gate(PARTNERS.canonical, info.version, gate, actor="dagster")
     svc.promote(Actor(admin), PARTNERS.canonical, 2)
-    catalog.notifications.record_source_drift("erp.res_partner", "v1", "BREAKING", "a", {}, "x")
-    catalog.notifications.record_source_drift("erp.res_partner", "v1", "ADDITIVE", "b", {}, "x")
+    catalog.source_drift.record("erp.res_partner", "v1", "BREAKING", "a", {}, "x")
+    catalog.source_drift.record("erp.res_partner", "v1", "ADDITIVE", "b", {}, "x")
     catalog.notifications.raise_alert(
         NewAlert(AlertKind.DRIFT, AlertSeverity.INFO, "erp.res_partner", "t", {}), ["log"], "x"
     )
