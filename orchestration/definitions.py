@@ -30,6 +30,7 @@ from orchestration.assets.resources import SpyneResource, as_failure
 from orchestration.runs.dead_letters import spyne_dead_letters
 from orchestration.runs.retries import RETRY_POLICY, failures_classified
 from orchestration.runs.tags import job_tags
+from orchestration.sensors.definitions import spyne_alerts, spyne_run_recovered, spyne_source_drift
 from policies.errors import SpyneError
 from policies.naming import Layer
 
@@ -103,7 +104,7 @@ defs = Definitions(
     assets=assets,
     jobs=[spyne_job, *layer_jobs, spyne_janitor],
     schedules=[daily, janitor_schedule],
-    sensors=[spyne_dead_letters],
+    sensors=[spyne_dead_letters, spyne_alerts, spyne_source_drift, spyne_run_recovered],
     resources={
         "dbt": SpyneDbtCliResource(
             project_dir=str(dbt_project().project_dir),

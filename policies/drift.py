@@ -1,20 +1,24 @@
 """Schema drift: how a candidate version's columns differ from the ACTIVE version's.
 
 The drift check on a shadow asset asks :func:`compare_schemas` and the publisher
-refuses a BREAKING report. Types are compared after normalising the DuckDB and
-BigQuery spellings, so ``INT64`` vs ``BIGINT`` or ``STRING`` vs ``VARCHAR`` is not
-drift at all, while a real narrowing is. When a type is not understood the only
-safe answer is that any change to it may break readers (principle 7).
+refuses a BREAKING report; the source drift sensor asks the same function about a
+source's live schema against the schema it is expected to have. Types are parsed by
+sqlglot in the dialect each side was read from (:mod:`policies.drift_types`), so
+BigQuery's ``INT64`` vs DuckDB's ``BIGINT`` is not drift at all, while a real narrowing
+is; a removed column and an added one that look like the same column are reported as
+one BREAKING rename (:mod:`policies.drift_renames`). When a type is not understood the
+only safe answer is that any change to it may break readers (principle 7).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from policies.drift_renames import RENAME_RULES, RenameFacts, ValueSamples, match_renames
+from policies.drift_types import DUCKDB, Widening, parse_type, relate, same_type
 from policies.errors import ValidationFailed
 
 
@@ -42,6 +46,7 @@ class ChangeKind(StrEnum):
     NULLABILITY_RELAXED = "nullability_relaxed"
     NULLABILITY_TIGHTENED = "nullability_tightened"
     COLUMN_REORDERED = "column_reordered"
+    COLUMN_RENAMED = "column_renamed"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,8 @@ class SchemaChange:
                 return f"column {self.column} is now NOT NULL"
             case ChangeKind.COLUMN_REORDERED:
                 return f"column {self.column} moved from position {self.before} to {self.after}"
+            case ChangeKind.COLUMN_RENAMED:
+                return f"column {self.before} renamed to {self.after}"
         raise AssertionError(self.kind)  # pragma: no cover - exhaustive match
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,163 +122,29 @@ class DriftReport:
         }
 
 
-# --- type normalisation -------------------------------------------------------------------
+# --- types --------------------------------------------------------------------------------
 
-# name -> (bits, signed). DuckDB spellings plus BigQuery's INT64.
-_INTEGERS: dict[str, tuple[int, bool]] = {
-    "TINYINT": (8, True),
-    "INT1": (8, True),
-    "SMALLINT": (16, True),
-    "INT2": (16, True),
-    "SHORT": (16, True),
-    "INTEGER": (32, True),
-    "INT": (32, True),
-    "INT4": (32, True),
-    "SIGNED": (32, True),
-    "BIGINT": (64, True),
-    "INT8": (64, True),
-    "INT64": (64, True),
-    "LONG": (64, True),
-    "HUGEINT": (128, True),
-    "INT128": (128, True),
-    "UTINYINT": (8, False),
-    "USMALLINT": (16, False),
-    "UINTEGER": (32, False),
-    "UBIGINT": (64, False),
-    "UHUGEINT": (128, False),
-}
-# Decimal digits needed to hold every value of an integer type.
-_INTEGER_DIGITS: dict[tuple[int, bool], int] = {
-    (8, True): 3,
-    (16, True): 5,
-    (32, True): 10,
-    (64, True): 19,
-    (128, True): 39,
-    (8, False): 3,
-    (16, False): 5,
-    (32, False): 10,
-    (64, False): 20,
-    (128, False): 39,
-}
-# FLOAT is DuckDB's 4-byte float (BigQuery reports FLOAT64, never bare FLOAT).
-_FLOATS: dict[str, int] = {
-    "FLOAT": 32,
-    "FLOAT4": 32,
-    "REAL": 32,
-    "DOUBLE": 64,
-    "DOUBLE PRECISION": 64,
-    "FLOAT8": 64,
-    "FLOAT64": 64,
-}
-# Unparameterised decimals take their engine's default: DECIMAL is DuckDB's (18,3),
-# NUMERIC/BIGNUMERIC are what BigQuery reports without parameters.
-_DECIMALS: dict[str, tuple[int, int]] = {
-    "DECIMAL": (18, 3),
-    "DEC": (18, 3),
-    "NUMERIC": (38, 9),
-    "BIGNUMERIC": (76, 38),
-    "BIGDECIMAL": (76, 38),
-}
-_STRINGS = frozenset(
-    {"VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR", "NVARCHAR", "CHARACTER VARYING", "CHARACTER"}
-)
-_SIMPLE: dict[str, str] = {
-    "BOOLEAN": "BOOLEAN",
-    "BOOL": "BOOLEAN",
-    "LOGICAL": "BOOLEAN",
-    "DATE": "DATE",
-    "TIMESTAMP": "TIMESTAMP",
-    "DATETIME": "TIMESTAMP",
-    "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP",
-    "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
-    "TIMESTAMPTZ": "TIMESTAMPTZ",
+_SEVERITY_OF: dict[Widening, DriftSeverity] = {
+    Widening.EXACT: DriftSeverity.ADDITIVE,
+    Widening.LOSSY: DriftSeverity.WARNING,
+    Widening.INCOMPATIBLE: DriftSeverity.BREAKING,
 }
 
-_TYPE = re.compile(r"^(?P<base>[A-Z][A-Z0-9_]*(?: [A-Z][A-Z0-9_]*)*)(?:\((?P<args>[^()]*)\))?$")
 
-
-@dataclass(frozen=True)
-class _Type:
-    """A normalised type: ``family`` plus the parameters that matter for widening."""
-
-    family: str  # integer | float | decimal | string | BOOLEAN | DATE | TIMESTAMP | ... | opaque
-    bits: int = 0
-    signed: bool = True
-    precision: int = 0
-    scale: int = 0
-    length: int | None = None  # strings: None is unbounded
-    text: str = ""  # opaque types compare by their normalised spelling
-
-
-def _spelling(raw: str) -> str:
-    text = " ".join(raw.strip().upper().split())
-    return re.sub(r"\s*([(),])\s*", r"\1", text)
-
-
-def _normalise(raw: str) -> _Type:
-    text = _spelling(raw)
-    m = _TYPE.match(text)
-    if not m:
-        return _Type("opaque", text=text)
-    base, args_text = m.group("base"), m.group("args")
-    try:
-        args = [int(a) for a in args_text.split(",")] if args_text else []
-    except ValueError:
-        return _Type("opaque", text=text)
-
-    if base in _INTEGERS and not args:
-        bits, signed = _INTEGERS[base]
-        return _Type("integer", bits=bits, signed=signed)
-    if base in _FLOATS and not args:
-        return _Type("float", bits=_FLOATS[base])
-    if base in _DECIMALS and len(args) <= 2:
-        precision, scale = _DECIMALS[base]
-        if args:
-            precision, scale = args[0], (args[1] if len(args) == 2 else 0)
-        return _Type("decimal", precision=precision, scale=scale)
-    if base in _STRINGS and len(args) <= 1:
-        return _Type("string", length=args[0] if args else None)
-    if base in _SIMPLE and not args:
-        return _Type(_SIMPLE[base])
-    return _Type("opaque", text=text)
-
-
-def _type_change(before: _Type, after: _Type) -> tuple[ChangeKind, DriftSeverity] | None:
+def _type_change(
+    before: str, after: str, dialects: tuple[str, str]
+) -> tuple[ChangeKind, DriftSeverity] | None:
     """None when the types are the same; otherwise how the change reads and how bad it is."""
-    if before == after:
+    relation = relate(parse_type(before, dialects[0]), parse_type(after, dialects[1]))
+    if relation == Widening.SAME:
         return None
-    widened = ChangeKind.TYPE_WIDENED
-    if before.family == after.family == "integer":
-        if before.signed == after.signed and after.bits >= before.bits:
-            return widened, DriftSeverity.ADDITIVE
-        if not before.signed and after.signed and after.bits > before.bits:
-            return widened, DriftSeverity.ADDITIVE
-    elif before.family == after.family == "float":
-        if after.bits >= before.bits:
-            return widened, DriftSeverity.ADDITIVE
-    elif before.family == after.family == "decimal":
-        if after.scale >= before.scale and (
-            after.precision - after.scale >= before.precision - before.scale
-        ):
-            return widened, DriftSeverity.ADDITIVE
-    elif before.family == after.family == "string":
-        if after.length is None or (before.length is not None and after.length >= before.length):
-            return widened, DriftSeverity.ADDITIVE
-    elif before.family == "integer" and after.family == "decimal":
-        if after.precision - after.scale >= _INTEGER_DIGITS[(before.bits, before.signed)]:
-            return widened, DriftSeverity.ADDITIVE
-    elif before.family == "integer" and after.family == "float" and after.bits == 64:
-        # Every value still fits, but large integers lose precision.
-        return widened, DriftSeverity.WARNING
-    elif before.family == "DATE" and after.family == "TIMESTAMP":
-        # Readers comparing with dates now see midnight timestamps.
-        return widened, DriftSeverity.WARNING
-    return ChangeKind.TYPE_CHANGED, DriftSeverity.BREAKING
+    kind = ChangeKind.TYPE_CHANGED if relation == Widening.INCOMPATIBLE else ChangeKind.TYPE_WIDENED
+    return kind, _SEVERITY_OF[relation]
 
 
-def is_same_type(a: str, b: str) -> bool:
-    """True when two spellings name the same type (``INT64`` and ``BIGINT``)."""
-    return _normalise(a) == _normalise(b)
+def is_same_type(a: str, b: str, a_dialect: str = DUCKDB, b_dialect: str | None = None) -> bool:
+    """True when two spellings name the same type (``INTEGER`` and ``INT4``)."""
+    return same_type(a, b, a_dialect, b_dialect)
 
 
 # --- comparison ---------------------------------------------------------------------------
@@ -291,15 +164,18 @@ def _index(columns: Sequence[Column], which: str) -> dict[str, Column]:
     return out
 
 
-def _reorders(active: Sequence[Column], candidate: Sequence[Column]) -> list[SchemaChange]:
-    """Columns kept by both whose relative order changed (positions are 1-based)."""
+def _reorders(
+    active: Sequence[Column], candidate: Sequence[Column], renamed: dict[str, str]
+) -> list[SchemaChange]:
+    """Columns kept by both (renamed ones under their new name) whose relative order changed."""
+    old_names = [renamed.get(c.name.lower(), c.name.lower()) for c in active]
     candidate_keys = {c.name.lower() for c in candidate}
-    active_keys = {c.name.lower() for c in active}
-    old = [c.name.lower() for c in active if c.name.lower() in candidate_keys]
+    active_keys = set(old_names)
+    old = [k for k in old_names if k in candidate_keys]
     new = [c.name.lower() for c in candidate if c.name.lower() in active_keys]
     if old == new:
         return []
-    old_pos = {c.name.lower(): i for i, c in enumerate(active, start=1)}
+    old_pos = {k: i for i, k in enumerate(old_names, start=1)}
     new_pos = {c.name.lower(): (i, c.name) for i, c in enumerate(candidate, start=1)}
     return [
         SchemaChange(
@@ -314,52 +190,117 @@ def _reorders(active: Sequence[Column], candidate: Sequence[Column]) -> list[Sch
     ]
 
 
-def compare_schemas(active: Sequence[Column] | None, candidate: Sequence[Column]) -> DriftReport:
-    """How ``candidate`` differs from ``active``; ``active`` None means a first version."""
+def _renames(
+    active: Sequence[Column],
+    candidate: Sequence[Column],
+    removed: set[str],
+    added: set[str],
+    dialects: tuple[str, str],
+    samples: ValueSamples | None,
+) -> list[RenameFacts]:
+    if not removed or not added:
+        return []
+    before = [(i, c) for i, c in enumerate(active, start=1) if c.name.lower() in removed]
+    after = [(i, c) for i, c in enumerate(candidate, start=1) if c.name.lower() in added]
+
+    def lowered(side: Mapping[str, Collection[object]] | None) -> dict[str, frozenset[object]]:
+        return {k.lower(): frozenset(v) for k, v in (side or {}).items()}
+
+    before_values = lowered(samples.before if samples else None)
+    after_values = lowered(samples.after if samples else None)
+
+    pairs = [
+        RenameFacts(
+            old.name,
+            new.name,
+            i,
+            j,
+            is_same_type(old.data_type, new.data_type, *dialects),
+            before_values.get(old.name.lower()),
+            after_values.get(new.name.lower()),
+        )
+        for i, old in before
+        for j, new in after
+    ]
+    return match_renames(pairs, RENAME_RULES)
+
+
+def _column_changes(old: Column, new: Column, dialects: tuple[str, str]) -> list[SchemaChange]:
+    """Type and nullability changes of one column kept (or renamed) between the two schemas."""
+    changes = []
+    type_change = _type_change(old.data_type, new.data_type, dialects)
+    if type_change is not None:
+        kind, severity = type_change
+        changes.append(SchemaChange(kind, new.name, old.data_type, new.data_type, severity))
+    if old.nullable and not new.nullable:
+        changes.append(
+            SchemaChange(
+                ChangeKind.NULLABILITY_TIGHTENED,
+                new.name,
+                "NULL",
+                "NOT NULL",
+                DriftSeverity.WARNING,
+            )
+        )
+    elif not old.nullable and new.nullable:
+        changes.append(
+            SchemaChange(
+                ChangeKind.NULLABILITY_RELAXED, new.name, "NOT NULL", "NULL", DriftSeverity.ADDITIVE
+            )
+        )
+    return changes
+
+
+def compare_schemas(
+    active: Sequence[Column] | None,
+    candidate: Sequence[Column],
+    *,
+    dialect: str = DUCKDB,
+    candidate_dialect: str | None = None,
+    samples: ValueSamples | None = None,
+) -> DriftReport:
+    """How ``candidate`` differs from ``active``; ``active`` None means a first version.
+
+    ``dialect`` is the engine ``active``'s types were read from, ``candidate_dialect`` the
+    candidate's (the same by default); ``samples`` (distinct values per column) let a rename be
+    told from a removal plus an addition with more confidence.
+    """
     candidate_by_name = _index(candidate, "candidate")
     if active is None:
         return DriftReport(DriftSeverity.NONE)
     active_by_name = _index(active, "active")
+    dialects = (dialect, candidate_dialect or dialect)
+
+    removed = {k for k in active_by_name if k not in candidate_by_name}
+    added = {k for k in candidate_by_name if k not in active_by_name}
+    renames = _renames(active, candidate, removed, added, dialects, samples)
+    renamed = {r.before_name.lower(): r.after_name.lower() for r in renames}
+    renamed_to = {new: old for old, new in renamed.items()}
 
     changes: list[SchemaChange] = [
         SchemaChange(
             ChangeKind.COLUMN_REMOVED, col.name, col.data_type, None, DriftSeverity.BREAKING
         )
         for key, col in active_by_name.items()
-        if key not in candidate_by_name
+        if key in removed and key not in renamed
     ]
     for key, new in candidate_by_name.items():
-        old = active_by_name.get(key)
-        if old is None:
+        if key in renamed_to:
+            old = active_by_name[renamed_to[key]]
+            changes.append(
+                SchemaChange(
+                    ChangeKind.COLUMN_RENAMED, new.name, old.name, new.name, DriftSeverity.BREAKING
+                )
+            )
+            changes.extend(_column_changes(old, new, dialects))
+            continue
+        if key in added:
             severity = DriftSeverity.ADDITIVE if new.nullable else DriftSeverity.WARNING
             changes.append(
                 SchemaChange(ChangeKind.COLUMN_ADDED, new.name, None, new.data_type, severity)
             )
             continue
-        type_change = _type_change(_normalise(old.data_type), _normalise(new.data_type))
-        if type_change is not None:
-            kind, severity = type_change
-            changes.append(SchemaChange(kind, new.name, old.data_type, new.data_type, severity))
-        if old.nullable and not new.nullable:
-            changes.append(
-                SchemaChange(
-                    ChangeKind.NULLABILITY_TIGHTENED,
-                    new.name,
-                    "NULL",
-                    "NOT NULL",
-                    DriftSeverity.WARNING,
-                )
-            )
-        elif not old.nullable and new.nullable:
-            changes.append(
-                SchemaChange(
-                    ChangeKind.NULLABILITY_RELAXED,
-                    new.name,
-                    "NOT NULL",
-                    "NULL",
-                    DriftSeverity.ADDITIVE,
-                )
-            )
-    changes.extend(_reorders(active, candidate))
+        changes.extend(_column_changes(active_by_name[key], new, dialects))
+    changes.extend(_reorders(active, candidate, renamed))
     severity = max((c.severity for c in changes), default=DriftSeverity.NONE)
     return DriftReport(severity, tuple(changes))

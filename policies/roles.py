@@ -51,6 +51,9 @@ class Operation(StrEnum):
     SKIP_PREVIEW = "skip_preview"  # run an ad-hoc query without a preview (audited, with a reason)
     APPROVE_QUERY = "approve_query"  # approve a previewed query that needs approval
     REVIEW_PII = "review_pii"  # confirm or reject what PII detection found
+    VIEW_ALERTS = "view_alerts"  # alerts, their deliveries, and the metrics derived from them
+    ACK_ALERT = "ack_alert"  # acknowledge an alert under one's own name
+    CHECK_DRIFT = "check_drift"  # compare sources' live schemas with their expected ones
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -79,6 +82,9 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.SKIP_PREVIEW: _ENGINEERS,
     Operation.APPROVE_QUERY: _ENGINEERS,
     Operation.REVIEW_PII: _ENGINEERS,
+    Operation.VIEW_ALERTS: _ENGINEERS,
+    Operation.ACK_ALERT: _ENGINEERS,
+    Operation.CHECK_DRIFT: _ENGINEERS,
 }
 
 

@@ -36,6 +36,9 @@ ALL_TABLES = {
     "intents",
     "run_grants",
     "dead_letters",
+    "notifications",
+    "notification_deliveries",
+    "source_drift_reports",
 }
 
 

@@ -16,12 +16,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestration.catalog import schema
+from orchestration.catalog.alert_facts import AlertFacts
 from orchestration.catalog.audit import AuditLog, ChainVerdict
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
 from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
+from orchestration.catalog.notifications import Notifications
 from orchestration.catalog.pii import PiiRegistry
 from orchestration.catalog.principals import Principals
 from orchestration.catalog.query_previews import QueryPreviews
@@ -37,6 +39,7 @@ from orchestration.catalog.snapshots import (
     TableInfo,
     VersionInfo,
 )
+from orchestration.catalog.source_drift import SourceDriftReports
 from orchestration.catalog.tables import Tables
 from orchestration.catalog.transitions import TransitionTx, transition
 from policies.lifecycle import TableState
@@ -68,6 +71,9 @@ class Catalog:
         self.audit_log = AuditLog(self._db)
         self.query_previews = QueryPreviews(self._db)
         self.pii = PiiRegistry(self._db)
+        self.notifications = Notifications(self._db)
+        self.alert_facts = AlertFacts(self._db)
+        self.source_drift = SourceDriftReports(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

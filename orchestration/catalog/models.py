@@ -44,6 +44,9 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "query_usage",
     "pii_columns",
     "pii_scans",
+    "notifications",
+    "notification_deliveries",
+    "source_drift_reports",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's

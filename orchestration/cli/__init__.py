@@ -28,5 +28,10 @@ from orchestration.cli import pii, query  # noqa: E402
 
 app.add_typer(query.app, name="query")
 app.add_typer(pii.app, name="pii")
+from orchestration.cli import alerts, drift, metrics  # noqa: E402
+
+app.add_typer(alerts.app, name="alerts")
+app.add_typer(metrics.app, name="metrics")
+app.add_typer(drift.app, name="drift")
 
 __all__ = ["app"]

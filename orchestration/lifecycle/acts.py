@@ -40,6 +40,11 @@ class Acts:
         self._warehouse = warehouse
         self._recovery = recovery
 
+    @property
+    def dialect(self) -> str:
+        """The warehouse's SQL dialect: the one its schemas' types are spelled in."""
+        return self._warehouse.dialect
+
     def change_view(
         self,
         ref: TableRef,

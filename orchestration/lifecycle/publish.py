@@ -66,7 +66,7 @@ class Publisher:
         """The candidate's schema against the ACTIVE version's (none yet: no drift)."""
         get = get_version or (lambda v: self._catalog.get_version(table.name, v))
         active = None if table.active_version is None else columns(get(table.active_version).schema)
-        return compare_schemas(active, columns(candidate.schema) or [])
+        return compare_schemas(active, columns(candidate.schema) or [], dialect=self._acts.dialect)
 
     def plan(
         self,

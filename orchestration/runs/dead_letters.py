@@ -111,11 +111,17 @@ def record_failed_run(
 @run_failure_sensor(
     name=SENSOR_NAME,
     description="Files runs whose retries are used up in the dead-letter list (`spyne runs "
-    "dead-letters`), with each step's failure class; tags every failed run with its class.",
+    "dead-letters`), with each step's failure class; tags every failed run with its class and "
+    "alerts on it (`spyne alerts list`).",
     default_status=DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
 def spyne_dead_letters(context: RunFailureSensorContext) -> None:
     from orchestration.runtime import runtime
+    from orchestration.sensors.definitions import alert_failed_run_of
 
-    record_failed_run(context.instance, context.dagster_run, runtime().catalog)
+    rt = runtime()
+    run = context.dagster_run
+    verdict = record_failed_run(context.instance, run, rt.catalog)
+    if not will_retry(context.instance, run):  # a run Dagster launches again alerts on its last try
+        alert_failed_run_of(rt, run.job_name, run.run_id, verdict)

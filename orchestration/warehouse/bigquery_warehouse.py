@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -238,6 +239,14 @@ class BigQueryWarehouse:
             if base_version is not None:
                 self.drop_version(ref, version)
             raise
+
+    def source_columns(
+        self, source_path: Path, tables: Sequence[str]
+    ) -> dict[str, tuple[Column, ...]]:
+        """The READ_ONLY source is a DuckDB file here too: its information schema, read-only."""
+        from orchestration.warehouse.duckdb_warehouse import read_source_columns
+
+        return read_source_columns(source_path, tables)
 
     def copy_from_source(
         self, source_path: Path, source_table: str, ref: TableRef, version: int

@@ -67,6 +67,7 @@ def catalogue(st: Statements, source_path: str = "erp_source.duckdb") -> dict[st
             st.create_version(ref, 5, st.read_source(SAMPLE_SOURCE_ALIAS, "kpis")),
             st.detach_source(SAMPLE_SOURCE_ALIAS),
         ]
+        out["list_source_columns"] = [st.list_source_columns()]
     out |= {
         "drop_view": [st.drop_view(ref)],
         "drop_version": [st.drop_version(ref, 4)],

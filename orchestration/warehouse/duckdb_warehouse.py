@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,6 +125,28 @@ def read_source_table(source_path: Path, table: str) -> pa.Table:
         )
     with duckdb.connect(str(source_path), read_only=True) as con:
         return con.sql(STATEMENTS.render(STATEMENTS.read_source(None, table))).to_arrow_table()
+
+
+def read_source_columns(source_path: Path, tables: Sequence[str]) -> dict[str, tuple[Column, ...]]:
+    """The live columns of READ_ONLY source tables (a DuckDB file, opened read-only), in order.
+
+    One information-schema read for every table, no data read; a table the source lacks is
+    absent from the answer.
+    """
+    if not source_path.exists():
+        raise NotFound(
+            f"the source database {source_path} does not exist; run `spyne sample generate`",
+            details={"path": str(source_path)},
+        )
+    wanted = set(tables)
+    out: dict[str, list[Column]] = {}
+    with duckdb.connect(str(source_path), read_only=True) as con:
+        for table, name, data_type, nullable in _rows(con, STATEMENTS.list_source_columns()):
+            if table in wanted:
+                out.setdefault(str(table), []).append(
+                    Column(str(name), str(data_type), nullable == "YES")
+                )
+    return {t: tuple(cols) for t, cols in out.items()}
 
 
 class DuckDBWarehouse:
@@ -391,6 +413,11 @@ class DuckDBWarehouse:
                 )
             finally:
                 _run(con, STATEMENTS.detach_source(SOURCE_ALIAS))
+
+    def source_columns(
+        self, source_path: Path, tables: Sequence[str]
+    ) -> dict[str, tuple[Column, ...]]:
+        return read_source_columns(source_path, tables)
 
     # -- reads -----------------------------------------------------------------------------
     def profile(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -210,6 +210,13 @@ class Warehouse(Protocol):
         ...
 
     def drop_version(self, ref: TableRef, version: int) -> None: ...
+
+    def source_columns(
+        self, source_path: Path, tables: Sequence[str]
+    ) -> dict[str, tuple[Column, ...]]:
+        """The live columns of READ_ONLY source tables, from their information schema (no data
+        read); a table the source lacks is absent. Types are spelled in the source's dialect."""
+        ...
 
     # -- canonical views -------------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:

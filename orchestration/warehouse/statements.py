@@ -310,3 +310,12 @@ class Statements:
     def read_source(self, alias: str | None, table: str) -> exp.Select:
         """A source table, in an attached database (``alias``) or the one opened (None)."""
         return _query(["*"], exp.table_(_q(table), db="main", catalog=alias))
+
+    def list_source_columns(self) -> exp.Select:
+        """Every column of a source database's tables (its information schema: no data read)."""
+        return _query(
+            ["table_name", "column_name", "data_type", "is_nullable"],
+            exp.Table(this=exp.to_identifier("columns"), db="information_schema"),
+            _eq("table_schema", "main"),
+            ["table_name", "ordinal_position"],
+        )

@@ -14,6 +14,7 @@ from policies.drift import (
     DriftReport,
     DriftSeverity,
     SchemaChange,
+    ValueSamples,
     compare_schemas,
     is_same_type,
 )
@@ -43,19 +44,33 @@ def change(expected: dict[str, Any]) -> SchemaChange:
     )
 
 
+def dialects(case: dict[str, Any]) -> tuple[str, str]:
+    both = case.get("dialect", "duckdb")
+    return case.get("before_dialect", both), case.get("after_dialect", both)
+
+
+def pair_id(case: dict[str, Any]) -> str:
+    before_d, after_d = dialects(case)
+    return f"{before_d}:{case['before']}->{after_d}:{case['after']}"
+
+
 # --- type pairs -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "case", params(FIXTURE, "type_pairs", lambda c: f"{c['before']}->{c['after']}")
-)
+@pytest.mark.parametrize("case", params(FIXTURE, "type_pairs", pair_id))
 def test_type_pair(case: dict[str, Any]) -> None:
-    report = compare_schemas([Column("c", case["before"])], [Column("c", case["after"])])
+    before_d, after_d = dialects(case)
+    report = compare_schemas(
+        [Column("c", case["before"])],
+        [Column("c", case["after"])],
+        dialect=before_d,
+        candidate_dialect=after_d,
+    )
     assert report.severity == DriftSeverity[case["severity"]]
     if case["kind"] is None:
         assert report.changes == ()
-        assert is_same_type(case["before"], case["after"])
-        assert is_same_type(case["after"], case["before"])
+        assert is_same_type(case["before"], case["after"], before_d, after_d)
+        assert is_same_type(case["after"], case["before"], after_d, before_d)
     else:
         assert report.changes == (
             SchemaChange(
@@ -66,7 +81,7 @@ def test_type_pair(case: dict[str, Any]) -> None:
                 DriftSeverity[case["severity"]],
             ),
         )
-        assert not is_same_type(case["before"], case["after"])
+        assert not is_same_type(case["before"], case["after"], before_d, after_d)
 
 
 def test_type_pairs_cover_every_spelling_in_the_brief() -> None:
@@ -87,6 +102,18 @@ def test_type_pairs_cover_every_spelling_in_the_brief() -> None:
         assert any(t.startswith(prefix) for t in parameterised), prefix
 
 
+def test_type_pairs_cover_every_dialect_and_cross_dialect_pairs() -> None:
+    pairs = [dialects(c) for c in load(FIXTURE, "type_pairs")]
+    for d in ("duckdb", "postgres", "bigquery"):
+        assert (d, d) in pairs, d
+    assert {p for p in pairs if p[0] != p[1]} >= {
+        ("bigquery", "duckdb"),
+        ("duckdb", "bigquery"),
+        ("postgres", "bigquery"),
+        ("postgres", "duckdb"),
+    }
+
+
 def test_type_pairs_cover_every_severity_and_type_kind() -> None:
     pairs = load(FIXTURE, "type_pairs")
     assert {DriftSeverity[c["severity"]] for c in pairs} == set(DriftSeverity)
@@ -97,7 +124,13 @@ def test_widening_is_one_way() -> None:
     """A pair that widens one way (without a warning) narrows the other way."""
     for case in load(FIXTURE, "type_pairs"):
         if case["kind"] == "type_widened" and case["severity"] == "ADDITIVE":
-            back = compare_schemas([Column("c", case["after"])], [Column("c", case["before"])])
+            before_d, after_d = dialects(case)
+            back = compare_schemas(
+                [Column("c", case["after"])],
+                [Column("c", case["before"])],
+                dialect=after_d,
+                candidate_dialect=before_d,
+            )
             assert back.severity == DriftSeverity.BREAKING, case
 
 
@@ -106,7 +139,14 @@ def test_widening_is_one_way() -> None:
 
 @pytest.mark.parametrize("case", params(FIXTURE, "schemas"))
 def test_schema(case: dict[str, Any]) -> None:
-    report = compare_schemas(columns(case["active"]), columns(case["candidate"]) or [])
+    samples = case.get("samples")
+    report = compare_schemas(
+        columns(case["active"]),
+        columns(case["candidate"]) or [],
+        dialect=case.get("dialect", "duckdb"),
+        candidate_dialect=case.get("candidate_dialect"),
+        samples=ValueSamples(samples["before"], samples["after"]) if samples else None,
+    )
     assert report.changes == tuple(change(c) for c in case["changes"])
     assert report.severity == DriftSeverity[case["severity"]]
     assert report.breaking == (report.severity == DriftSeverity.BREAKING)
@@ -166,26 +206,38 @@ def test_severities_are_ordered() -> None:
 
 # Groups of spellings of one type; any two members are the same type.
 ALIASES: list[list[str]] = [
-    ["INTEGER", "INT", "INT4", "integer"],
+    ["INTEGER", "INT", "INT4", "integer", "SIGNED"],
     ["BIGINT", "INT8", "INT64", "long"],
-    ["SMALLINT", "INT2"],
+    ["SMALLINT", "INT2", "SHORT"],
     ["TINYINT", "INT1"],
     ["HUGEINT", "INT128"],
     ["FLOAT", "REAL", "FLOAT4"],
-    ["DOUBLE", "FLOAT64", "FLOAT8", "DOUBLE PRECISION"],
+    ["DOUBLE", "FLOAT8", "DOUBLE PRECISION"],
     ["DECIMAL(10,2)", "NUMERIC(10, 2)", "decimal(10,2)"],
-    ["DECIMAL(18,3)", "DECIMAL"],
-    ["NUMERIC", "DECIMAL(38,9)", "BIGNUMERIC(38,9)"],
-    ["BIGNUMERIC", "BIGDECIMAL", "NUMERIC(76,38)"],
-    ["VARCHAR", "TEXT", "STRING", "CHARACTER VARYING"],
-    ["VARCHAR(20)", "STRING(20)", "CHAR(20)"],
-    ["BOOLEAN", "BOOL"],
+    ["DECIMAL(18,3)", "DECIMAL", "NUMERIC"],
+    ["DECIMAL(38,9)", "NUMERIC(38,9)"],
+    # DuckDB ignores a VARCHAR length: every string type is one type
+    ["VARCHAR", "TEXT", "STRING", "CHARACTER VARYING", "VARCHAR(20)", "CHAR(20)", "BPCHAR"],
+    ["BOOLEAN", "BOOL", "LOGICAL"],
     ["DATE"],
     ["TIMESTAMP", "DATETIME", "TIMESTAMP WITHOUT TIME ZONE"],
     ["TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"],
     ["UUID"],
     ["JSON"],
 ]
+# One type as each engine's information schema spells it: (duckdb, postgres, bigquery).
+ACROSS: list[tuple[str, str, str]] = [
+    ("BIGINT", "bigint", "INT64"),
+    ("DOUBLE", "double precision", "FLOAT64"),
+    ("VARCHAR", "text", "STRING"),
+    ("BOOLEAN", "boolean", "BOOL"),
+    ("DATE", "date", "DATE"),
+    ("TIMESTAMP", "timestamp without time zone", "DATETIME"),
+    ("TIMESTAMP WITH TIME ZONE", "timestamp with time zone", "TIMESTAMP"),
+    ("DECIMAL(38,9)", "numeric(38,9)", "NUMERIC"),
+    ("DECIMAL(10,2)", "numeric(10,2)", "NUMERIC(10,2)"),
+]
+DIALECT_INDEX = {"duckdb": 0, "postgres": 1, "bigquery": 2}
 TYPES = [t for group in ALIASES for t in group]
 
 names = st.from_regex(re.compile(r"[a-z][a-z0-9_]{0,8}", re.ASCII), fullmatch=True)
@@ -261,3 +313,16 @@ def test_adding_a_column_is_never_breaking(
     report = compare_schemas(cols, [*cols, Column(name, data_type, nullable)])
     expected = DriftSeverity.ADDITIVE if nullable else DriftSeverity.WARNING
     assert report.severity == expected
+
+
+@given(
+    st.lists(st.tuples(names, st.sampled_from(ACROSS)), max_size=8, unique_by=lambda c: c[0]),
+    st.sampled_from(sorted(DIALECT_INDEX)),
+    st.sampled_from(sorted(DIALECT_INDEX)),
+)
+def test_one_schema_read_from_two_engines_is_not_drift(
+    cols: list[tuple[str, tuple[str, str, str]]], a: str, b: str
+) -> None:
+    before = [Column(name, spellings[DIALECT_INDEX[a]]) for name, spellings in cols]
+    after = [Column(name, spellings[DIALECT_INDEX[b]]) for name, spellings in cols]
+    assert compare_schemas(before, after, dialect=a, candidate_dialect=b).changes == ()

@@ -13,6 +13,7 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
+from orchestration.catalog import alert_models  # noqa: F401  (its tables join Base.metadata)
 from orchestration.catalog.engine import database_url
 from orchestration.catalog.models import VERSION_TABLE, Base
 

@@ -1,0 +1,104 @@
+"""Source drift reports: what a drift check found, kept once per distinct finding.
+
+A finding stays open until the source agrees with its expected schema again or drifts
+differently (then the old one is resolved and the new one opened), so the metrics can count
+drift detected and resolved from the catalog alone. Recording is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from orchestration.catalog.alert_models import SourceDriftRow
+from orchestration.catalog.audit import append, now
+from orchestration.catalog.engine import Database
+from orchestration.catalog.models import AuditOutcome
+from orchestration.jsonable import json_safe
+
+DRIFT_ACTION = "source_drift_recorded"
+
+
+class SourceDriftReports:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def record(
+        self,
+        source: str,
+        expected_from: str,
+        severity: str,
+        fingerprint: str,
+        report: Mapping[str, Any],
+        actor: str,
+    ) -> bool:
+        """Keep a drift finding (audited); False when the same finding is already open."""
+        with self._db.session(write=True) as s:
+            row = s.scalar(
+                sa.select(SourceDriftRow)
+                .where(SourceDriftRow.source == source, SourceDriftRow.resolved_at.is_(None))
+                .with_for_update()
+            )
+            if row is not None and row.fingerprint == fingerprint:
+                return False
+            at = now()
+            if row is not None:
+                row.resolved_at = at
+                s.flush()
+            s.add(
+                SourceDriftRow(
+                    source=source,
+                    expected_from=expected_from,
+                    severity=severity,
+                    fingerprint=fingerprint,
+                    report=json_safe(dict(report)),
+                    detected_at=at,
+                    detected_by=actor,
+                )
+            )
+            s.flush()
+            append(
+                self._db,
+                s,
+                actor,
+                DRIFT_ACTION,
+                f"source:{source}",
+                AuditOutcome.RECORDED,
+                {"severity": severity, "expected_from": expected_from},
+            )
+            return True
+
+    def resolve(self, source: str) -> bool:
+        with self._db.session(write=True) as s:
+            row = s.scalar(
+                sa.select(SourceDriftRow)
+                .where(SourceDriftRow.source == source, SourceDriftRow.resolved_at.is_(None))
+                .with_for_update()
+            )
+            if row is None:
+                return False
+            row.resolved_at = now()
+            return True
+
+    def open(self) -> dict[str, dict[str, Any]]:
+        """Each source's unresolved drift report."""
+        with self._db.session(write=False) as s:
+            rows = s.scalars(
+                sa.select(SourceDriftRow).where(SourceDriftRow.resolved_at.is_(None))
+            ).all()
+            return {r.source: dict(r.report) for r in rows}
+
+    def counts(self) -> tuple[dict[tuple[str, str], int], int]:
+        """(drift reports per (source, severity), how many were resolved)."""
+        with self._db.session(write=False) as s:
+            rows = s.execute(
+                sa.select(SourceDriftRow.source, SourceDriftRow.severity, sa.func.count()).group_by(
+                    SourceDriftRow.source, SourceDriftRow.severity
+                )
+            ).all()
+            resolved = s.scalar(
+                sa.select(sa.func.count()).where(SourceDriftRow.resolved_at.is_not(None))
+            )
+        return {(str(a), str(b)): int(n) for a, b, n in rows}, int(resolved or 0)

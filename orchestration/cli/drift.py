@@ -1,0 +1,49 @@
+"""`spyne drift check`: every READ_ONLY source's live schema against its expected schema, now."""
+
+from __future__ import annotations
+
+from orchestration.cli.common import (
+    JsonOpt,
+    actor,
+    emit_json,
+    new_app,
+    out,
+    refusals,
+    runtime,
+    table,
+)
+
+app = new_app("Schema drift of READ_ONLY sources against the schema each is expected to have.")
+
+
+@app.command("check")
+def check(as_json: JsonOpt = False) -> None:
+    """Compare each source's information schema (no data read) with its expected schema (engineer
+    or admin). Read-only: the drift sensor is what records findings and alerts."""
+    from orchestration.sensors.source_drift import check_install
+    from policies.roles import Operation
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        rt.require(me, Operation.CHECK_DRIFT, "sources")
+        checks = check_install(rt)
+    if as_json:
+        emit_json([c.to_dict() for c in checks])
+        return
+    out.print(
+        table(
+            "source drift (expected: what each source is held to)",
+            ["source", "expected", "severity", "changes"],
+            [
+                [
+                    c.source,
+                    c.expected_from or "nothing yet (never landed)",
+                    c.severity.name if c.expected_from else None,
+                    ("source table is gone; " if c.missing else "")
+                    + (c.report.summary() if c.report is not None else "-"),
+                ]
+                for c in checks
+            ],
+        )
+    )

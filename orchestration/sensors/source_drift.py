@@ -1,0 +1,228 @@
+"""Source drift: each READ_ONLY source's live schema against the schema it is expected to have.
+
+The live schema comes from the source's information schema through the warehouse (no data is
+read). The expected schema comes from a provider, so what a source is held to can change
+without touching the check: today :func:`active_bronze_schemas` (the ACTIVE bronze version
+landed from it, in the warehouse's dialect), and a contract's schema once contracts are
+registered. Both sides are compared by :func:`policies.drift.compare_schemas`, each in its own
+dialect. A source with no expected schema yet (never landed) is reported, not judged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orchestration.catalog.notifications import NewAlert
+from policies.alerts import AlertKind, AlertSeverity
+from policies.drift import ChangeKind, Column, DriftReport, DriftSeverity, compare_schemas
+from policies.drift_types import DUCKDB
+from policies.naming import Layer
+
+if TYPE_CHECKING:
+    from orchestration.alerts.service import Alerts
+    from orchestration.assets.project import BronzeTable
+    from orchestration.catalog import Catalog
+    from orchestration.runtime import Runtime
+    from orchestration.warehouse import Warehouse
+
+SOURCE_DIALECT = DUCKDB  # the READ_ONLY source is a DuckDB file (the sample ERP)
+
+
+@dataclass(frozen=True)
+class ExpectedSchema:
+    columns: tuple[Column, ...]
+    dialect: str  # the engine the expected types are spelled for
+    origin: str  # what the source is held to, e.g. "bronze.res_partner v3 (ACTIVE)"
+
+
+# (catalog, warehouse dialect, the bronze tables) -> expected schema per source table name
+ExpectedSchemaProvider = Callable[
+    ["Catalog", str, Sequence["BronzeTable"]], dict[str, ExpectedSchema]
+]
+
+
+def active_bronze_schemas(
+    catalog: Catalog, dialect: str, bronze: Sequence[BronzeTable]
+) -> dict[str, ExpectedSchema]:
+    """Each source is expected to look like the ACTIVE bronze version landed from it."""
+    active = catalog.alert_facts.active_schemas(Layer.BRONZE)
+    out = {}
+    for table in bronze:
+        found = active.get(table.ref.canonical)
+        if found is None:
+            continue
+        version, schema = found
+        out[table.source_table] = ExpectedSchema(
+            tuple(Column(str(c["name"]), str(c["data_type"]), bool(c["nullable"])) for c in schema),
+            dialect,
+            f"{table.ref.canonical} v{version} (ACTIVE)",
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class SourceCheck:
+    source: str  # "<system>.<table>"
+    table: str  # the bronze table landed from it
+    expected_from: str | None  # None: nothing to compare with yet
+    report: DriftReport | None
+    missing: bool = False  # the source table is gone
+    # dbt models reading the bronze table, and per changed column those whose SQL names it
+    readers: Mapping[str, Sequence[str]] | None = None
+
+    @property
+    def severity(self) -> DriftSeverity:
+        return self.report.severity if self.report is not None else DriftSeverity.NONE
+
+    def fingerprint(self) -> str:
+        changes = self.report.to_dict()["changes"] if self.report is not None else []
+        blob = json.dumps([self.expected_from, self.missing, changes], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "table": self.table,
+            "expected_from": self.expected_from,
+            "missing": self.missing,
+            "severity": self.severity.name if self.expected_from else None,
+            "report": self.report.to_dict() if self.report is not None else None,
+            "readers": dict(self.readers) if self.readers is not None else None,
+        }
+
+
+def check_sources(
+    warehouse: Warehouse,
+    source_path: Path,
+    bronze: Sequence[BronzeTable],
+    expected: dict[str, ExpectedSchema],
+    system: str,
+) -> list[SourceCheck]:
+    """Compare every source with its expected schema: one information-schema read in all (none
+    when no source has an expected schema yet, as on a new install without a source)."""
+    wanted = [b.source_table for b in bronze if b.source_table in expected]
+    live = warehouse.source_columns(source_path, wanted) if wanted else {}
+    out = []
+    for table in bronze:
+        source = f"{system}.{table.source_table}"
+        want = expected.get(table.source_table)
+        if want is None:
+            out.append(SourceCheck(source, table.ref.canonical, None, None))
+            continue
+        have = live.get(table.source_table)
+        report = compare_schemas(
+            want.columns, have or (), dialect=want.dialect, candidate_dialect=SOURCE_DIALECT
+        )
+        out.append(SourceCheck(source, table.ref.canonical, want.origin, report, have is None))
+    return out
+
+
+def readers(
+    manifest: Mapping[str, Any], table: BronzeTable, changed: Sequence[str]
+) -> dict[str, list[str]]:
+    """The dbt models reading ``table`` (manifest lineage) under ``"*"``, and for each changed
+    column the ones whose SQL names it: where a migration has to look."""
+    key = f"source.{manifest['metadata'].get('project_name', 'spyne')}.{table.ref.layer.value}"
+    children = manifest.get("child_map", {}).get(f"{key}.{table.ref.name}", [])
+    models = [manifest["nodes"][c] for c in children if c.startswith("model.")]
+    out = {"*": sorted(m["name"] for m in models)}
+    for column in changed:
+        word = re.compile(rf"\b{re.escape(column)}\b", re.IGNORECASE)
+        out[column] = sorted(m["name"] for m in models if word.search(m.get("raw_code") or ""))
+    return out
+
+
+def _changed_columns(report: DriftReport) -> list[str]:
+    names: list[str] = []
+    for change in report.changes:
+        for name in (
+            change.column,
+            change.before if change.kind == ChangeKind.COLUMN_RENAMED else None,
+        ):
+            if name and change.severity > DriftSeverity.NONE and name not in names:
+                names.append(name)
+    return names
+
+
+def check_install(rt: Runtime, provider: ExpectedSchemaProvider | None = None) -> list[SourceCheck]:
+    """Every source of this install's dbt project against its expected schema (read-only), with
+    the models that read each drifted one."""
+    from dataclasses import replace
+
+    from orchestration.assets.project import SOURCE_SYSTEM, bronze_tables, manifest
+
+    m = manifest()
+    bronze = bronze_tables(m)
+    by_name = {b.ref.canonical: b for b in bronze}
+    expected = (provider or active_bronze_schemas)(rt.catalog, rt.warehouse.dialect, bronze)
+    checks = check_sources(rt.warehouse, rt.source_path, bronze, expected, SOURCE_SYSTEM)
+    return [
+        replace(c, readers=readers(m, by_name[c.table], _changed_columns(c.report)))
+        if c.report is not None and c.severity > DriftSeverity.NONE
+        else c
+        for c in checks
+    ]
+
+
+_ALERT_SEVERITY = {
+    DriftSeverity.ADDITIVE: AlertSeverity.INFO,
+    DriftSeverity.WARNING: AlertSeverity.WARNING,
+    DriftSeverity.BREAKING: AlertSeverity.CRITICAL,
+}
+_WHAT_TO_DO = {
+    DriftSeverity.ADDITIVE: "nothing breaks; the next ingest lands the new columns",
+    DriftSeverity.WARNING: "an engineer or admin reviews it before the next ingest is published",
+    DriftSeverity.BREAKING: (
+        "the next ingest of {table} will fail its schema_drift check and not be published: "
+        "fix the source, or accept the change deliberately and update the models that read it"
+    ),
+}
+
+
+def drift_alert(check: SourceCheck) -> NewAlert:
+    assert check.report is not None
+    severity = check.report.severity
+    what = "is gone" if check.missing else f"drifted: {check.report.summary()}"
+    todo = _WHAT_TO_DO[severity].format(table=check.table)
+    if check.readers and check.readers.get("*"):
+        todo += "; models reading it: " + ", ".join(check.readers["*"])
+    return NewAlert(
+        AlertKind.DRIFT,
+        _ALERT_SEVERITY[severity],
+        check.source,
+        f"source {check.source} {what} (expected: {check.expected_from})",
+        {**check.to_dict(), "what_to_do": todo},
+    )
+
+
+def record_checks(catalog: Catalog, alerts: Alerts, checks: Sequence[SourceCheck]) -> None:
+    """Keep each new finding, raise its alert (deduplicated); clear sources that agree again."""
+    for check in checks:
+        if check.expected_from is None:
+            continue
+        if check.severity == DriftSeverity.NONE:
+            catalog.source_drift.resolve(check.source)
+            alerts.clear(
+                AlertKind.DRIFT, check.source, f"{check.source} matches {check.expected_from}"
+            )
+            continue
+        assert check.report is not None
+        new = catalog.source_drift.record(
+            check.source,
+            check.expected_from,
+            check.severity.name,
+            check.fingerprint(),
+            check.to_dict(),
+            alerts.actor,
+        )
+        if new:
+            # A different finding for the same source replaces the open alert with a new one.
+            alerts.clear(AlertKind.DRIFT, check.source, "the drift changed")
+        alerts.raise_alert(drift_alert(check))
+    alerts.deliver()
