@@ -115,3 +115,61 @@ class IntegrityViolation(SpyneError):
 
     code = "integrity_violation"
     http_status = 500
+
+
+# -- ingestion contracts (Open Data Contract Standard v3 + Spyne's ingestion semantics) ----------
+class ContractInvalid(SpyneError):
+    """The document is not a usable ODCS v3 contract (shape, apiVersion, kind, schema)."""
+
+    code = "contract_invalid"
+    http_status = 422
+
+
+class ContractSemanticsMissing(ContractInvalid):
+    code = "contract_semantics_missing"
+
+
+class ContractSemanticsInvalid(ContractInvalid):
+    code = "contract_semantics_invalid"
+
+
+class ContractUnknownColumn(ContractInvalid):
+    code = "contract_unknown_column"
+
+
+class ContractKeyRequired(ContractInvalid):
+    code = "contract_key_required"
+
+
+class ContractColumnNullable(ContractInvalid):
+    code = "contract_column_nullable"
+
+
+class ContractEventTimeType(ContractInvalid):
+    code = "contract_event_time_not_timestamp"
+
+
+class ContractDurationInvalid(ContractInvalid):
+    code = "contract_duration_invalid"
+
+
+class ContractProcessingTimeDefault(ContractInvalid):
+    code = "contract_processing_time_default"
+
+
+class ContractVersionInvalid(ContractInvalid):
+    code = "contract_version_invalid"
+
+
+class ContractVersionConflict(SpyneError):
+    """Changed content under a version already registered, or not above the newest one."""
+
+    code = "contract_version_conflict"
+    http_status = 409
+
+
+class IngestConflict(SpyneError):
+    """A batch holds different rows for one key at one event time and the contract says error."""
+
+    code = "ingest_conflict"
+    http_status = 409
