@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from orchestration.catalog import schema
 from orchestration.catalog.audit import AuditLog, ChainVerdict
+from orchestration.catalog.contracts import Contracts
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
@@ -64,6 +65,9 @@ class Catalog:
         self.run_grants = RunGrants(self._db)
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
+        self.contracts = Contracts(
+            self._db
+        )  # the contract registry: catalog.contracts.register(...)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

@@ -24,4 +24,8 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(dev.sample_app, name="sample")
 app.add_typer(dev.docs_app, name="docs")
 
+from orchestration.cli import contracts  # noqa: E402
+
+app.add_typer(contracts.app, name="contracts")
+
 __all__ = ["app"]

@@ -1,65 +1,26 @@
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from contract_docs import FIXTURE, document
 from fixture_cases import load, params
 
 from policies.contract_rules import RULES
 from policies.contracts import ConflictResolution, IngestMode, content_hash, parse_contract
 from policies.errors import ContractInvalid
 
-FIXTURE = "contracts.yaml"
-
-
-def _resolve(doc: dict[str, Any], path: str) -> tuple[Any, str]:
-    """The container and the last key of a dotted path; `$sem` and `$col:NAME` are shortcuts."""
-    parts: list[str] = []
-    for part in path.split("."):
-        if part == "$sem":
-            parts += ["customProperties", "0", "value"]
-        elif part.startswith("$col:"):
-            names = [p["name"] for p in doc["schema"][0]["properties"]]
-            parts += ["schema", "0", "properties", str(names.index(part[5:]))]
-        else:
-            parts.append(part)
-    node: Any = doc
-    for part in parts[:-1]:
-        node = node[int(part)] if isinstance(node, list) else node[part]
-    return node, parts[-1]
-
-
-def _document(case: dict[str, Any]) -> Any:
-    if "replace" in case:
-        return case["replace"]
-    doc = copy.deepcopy(load(FIXTURE, "base"))
-    for path in case.get("unset", []):
-        node, key = _resolve(doc, path)
-        del node[key]
-    for path, value in case.get("set", {}).items():
-        node, key = _resolve(doc, path)
-        if isinstance(node, list):
-            index = int(key)
-            if index == len(node):
-                node.append(value)
-            else:
-                node[index] = value
-        else:
-            node[key] = value
-    return doc
-
 
 @pytest.mark.parametrize("case", params(FIXTURE, "cases"))
 def test_contract_validation(case: dict[str, Any]) -> None:
-    document = _document(case)
+    doc = document(case)
     if not case["errors"]:
-        contract = parse_contract(document, "case.yaml")
+        contract = parse_contract(doc, "case.yaml")
         assert len(contract.warnings) == case.get("warnings", 0)
         return
     with pytest.raises(ContractInvalid) as exc:
-        parse_contract(document, "case.yaml")
+        parse_contract(doc, "case.yaml")
     error = exc.value
     assert [p["code"] for p in error.details["problems"]] == case["errors"]
     assert error.code == case["errors"][0]
@@ -67,7 +28,7 @@ def test_contract_validation(case: dict[str, Any]) -> None:
     assert error.details["field"] in error.message
     assert "fix: " in error.message
     assert error.details["fix"]
-    name = document.get("id") if isinstance(document, dict) else None
+    name = doc.get("id") if isinstance(doc, dict) else None
     assert f"contract {name or 'case.yaml'}:" in error.message
 
 
@@ -90,7 +51,7 @@ def test_every_rule_refuses_some_case() -> None:
 
 
 def test_valid_contract_is_read_whole() -> None:
-    contract = parse_contract(_document({}), "case.yaml")
+    contract = parse_contract(document({}), "case.yaml")
     assert (contract.id, contract.name, contract.version) == ("erp_orders", "erp.orders", "1.2.0")
     assert (contract.table, contract.source_table) == ("orders", "sale_order")
     assert contract.owner == "sales@example.com"
@@ -106,15 +67,15 @@ def test_valid_contract_is_read_whole() -> None:
 
 def test_append_without_key_dedupes_whole_rows() -> None:
     contract = parse_contract(
-        _document({"set": {"$sem.mode": "append"}, "unset": ["$sem.idempotency_key"]}), "x"
+        document({"set": {"$sem.mode": "append"}, "unset": ["$sem.idempotency_key"]}), "x"
     )
     assert contract.semantics.idempotency_key == contract.column_names
 
 
 def test_content_hash_ignores_key_order_not_values() -> None:
-    a = parse_contract(_document({}), "x")
-    reordered = dict(reversed(list(_document({}).items())))
+    a = parse_contract(document({}), "x")
+    reordered = dict(reversed(list(document({}).items())))
     assert parse_contract(reordered, "x").content_hash == a.content_hash
-    changed = parse_contract(_document({"set": {"$sem.dedupe_window": "12h"}}), "x")
+    changed = parse_contract(document({"set": {"$sem.dedupe_window": "12h"}}), "x")
     assert changed.content_hash != a.content_hash
     assert content_hash({"a": 1, "b": [1, 2]}) == content_hash({"b": [1, 2], "a": 1})
