@@ -173,3 +173,21 @@ class IngestConflict(SpyneError):
 
     code = "ingest_conflict"
     http_status = 409
+
+
+# -- replay and backfill: a dry run first, then the real run bound to it ---------------------------
+class DryRunRequired(SpyneError):
+    code = "dry_run_required"
+    http_status = 409
+
+
+class DryRunExpired(SpyneError):
+    code = "dry_run_expired"
+    http_status = 409
+
+
+class DryRunMismatch(SpyneError):
+    """The dry-run id is unknown, used, someone else's, or was for other arguments."""
+
+    code = "dry_run_mismatch"
+    http_status = 409

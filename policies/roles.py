@@ -48,6 +48,7 @@ class Operation(StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_DEAD_LETTERS = "view_dead_letters"  # runs whose retries are used up (spyne runs)
     REQUEUE_RUN = "requeue_run"  # launch a dead-lettered run again, acting as oneself
+    REPLAY_INGEST = "replay_ingest"  # a replay or backfill for real, after its dry run
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -73,6 +74,7 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.MANAGE_KEYS: _ADMINS,
     Operation.VIEW_DEAD_LETTERS: _ENGINEERS,
     Operation.REQUEUE_RUN: _ADMINS,
+    Operation.REPLAY_INGEST: _ADMINS,
 }
 
 
