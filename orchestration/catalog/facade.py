@@ -19,6 +19,7 @@ from orchestration.catalog import schema
 from orchestration.catalog.audit import AuditLog, ChainVerdict
 from orchestration.catalog.contracts import Contracts
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
+from orchestration.catalog.dry_runs import DryRuns
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
 from orchestration.catalog.models import AuditOutcome
@@ -65,9 +66,9 @@ class Catalog:
         self.run_grants = RunGrants(self._db)
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
-        self.contracts = Contracts(
-            self._db
-        )  # the contract registry: catalog.contracts.register(...)
+        # The contract registry and the replay/backfill dry runs (claimed once).
+        self.contracts = Contracts(self._db)
+        self.dry_runs = DryRuns(self._db, self.audit_log)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

@@ -46,6 +46,7 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "table_versions",
     "intents",
     "dead_letters",
+    "dry_runs",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
@@ -324,3 +325,24 @@ class ContractVersionRow(Base):
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     registered_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
     launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+
+
+class DryRunRow(Base):
+    """A replay or backfill dry run: its arguments, who ran it, its estimate; used at most once."""
+
+    __tablename__ = "dry_runs"
+    __table_args__ = (sa.CheckConstraint(_check_in("kind", ["replay", "backfill"]), name="kind"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    dry_run_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    contract_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    principal: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    estimate: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    used_by_run: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)

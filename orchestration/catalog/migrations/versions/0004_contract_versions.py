@@ -1,4 +1,5 @@
-"""Contract versions: each registered version of an ingestion contract, append-only.
+"""Contract versions (each registered version of an ingestion contract, append-only) and the
+dry runs of replays and backfills (each used at most once by a real run).
 
 Revision ID: 0004
 Revises: 0003
@@ -45,6 +46,25 @@ def upgrade() -> None:
         sa.CheckConstraint("mode IN ('append', 'upsert')", name="ck_contract_versions_mode"),
     )
     op.create_index("ix_contract_versions_contract_id", "contract_versions", ["contract_id"])
+    op.create_table(
+        "dry_runs",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("dry_run_id", sa.String(64), nullable=False),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("contract_id", sa.String(200), nullable=False),
+        sa.Column("arguments", JSONType, nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("principal", sa.String(200), nullable=False),
+        sa.Column("launched_by", sa.String(200), nullable=True),
+        sa.Column("estimate", JSONType, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("used_by_run", sa.String(64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="pk_dry_runs"),
+        sa.UniqueConstraint("dry_run_id", name="uq_dry_runs_dry_run_id"),
+        sa.CheckConstraint("kind IN ('replay', 'backfill')", name="ck_dry_runs_kind"),
+    )
     names = (
         ["contract_versions_no_update", "contract_versions_no_delete"]
         if bind.dialect.name == "sqlite"
