@@ -102,7 +102,7 @@ def relation(name: str, schema: str | None = None, project: str | None = None) -
 
 def plan_batch(
     s: Semantics,
-    batch: exp.Table,
+    batch: exp.Table | exp.Subquery,
     previous: exp.Table | None,
     loaded_at: datetime,
     target: exp.Table | None = None,
@@ -177,7 +177,7 @@ def _same_key(s: Semantics, left: str, right: str) -> exp.Condition:
     return exp.and_(*(exp.NullSafeEQ(this=_col(k, left), expression=_col(k, right)) for k in s.key))
 
 
-def _distinct_batch(s: Semantics, batch: exp.Table) -> exp.Select:
+def _distinct_batch(s: Semantics, batch: exp.Table | exp.Subquery) -> exp.Select:
     return exp.select(*_cols(s.columns)).distinct().from_(batch.copy())
 
 

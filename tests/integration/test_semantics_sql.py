@@ -18,6 +18,7 @@ import sqlglot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestration.ingestion.dry_run_sql import dry_run_queries
 from orchestration.ingestion.semantics_sql import Semantics, plan_batch, refuse_conflicts, relation
 from policies.contracts import ConflictResolution, IngestMode
 from policies.errors import IngestConflict
@@ -300,6 +301,36 @@ def test_processing_time_is_never_read_from_the_batch(con: duckdb.DuckDBPyConnec
     assert at == BASE
 
 
+def test_dry_run_counts_and_previews_what_the_real_run_would_load(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    s = _semantics(IngestMode.UPSERT)
+    v1 = _apply(con, s, 0, [(1, "a", 0, BASE), (2, "a", 0, BASE)], BASE)
+    day = timedelta(days=1)
+    landed = [
+        (1, "a", 0, BASE),  # already in bronze: dropped
+        (1, "b", 0, BASE + timedelta(hours=2)),  # a newer version: enters
+        (1, "b", 0, BASE + timedelta(hours=2)),  # delivered twice: dropped
+        (3, "c", 0, BASE + timedelta(hours=3)),  # new key: enters
+        (4, "d", 0, BASE + 3 * day),  # outside the range: not delivered by this replay
+    ]
+    _load_batch(con, landed)
+    queries = dry_run_queries(
+        s,
+        relation("batch", "landing"),
+        relation(f"v{v1}", "bronze__shadow"),
+        BASE,
+        BASE,
+        BASE + day,
+        1,
+    )
+    assert con.execute(queries.counts.sql("duckdb")).fetchall() == [(4, 2, 2)]
+    ((key, *_),) = con.execute(queries.preview.sql("duckdb")).fetchall()
+    assert key == 1
+    rows_after_real_run = _apply(con, s, v1, [r for r in landed if r[3] < BASE + day], BASE)
+    assert len(_rows(con, f"v{rows_after_real_run}")) == 3  # 2 before, 1 new key, 1 replaced
+
+
 def _golden_cases() -> dict[str, str]:
     out = {}
     for mode in IngestMode:
@@ -315,6 +346,16 @@ def _golden_cases() -> dict[str, str]:
             for part, sql in plan.sql("bigquery").items():
                 if sql is not None:
                     out[f"{mode.value}_{resolution.value}_{part}"] = sql
+        dry = dry_run_queries(
+            _semantics(mode, 24),
+            relation("sale_order__landed", "landing", "acme-data"),
+            relation("sale_order__v7", "bronze__shadow", "acme-data"),
+            datetime(2026, 12, 1, 3, 0),
+            datetime(2026, 11, 1),
+            datetime(2026, 11, 8),
+        )
+        out[f"{mode.value}_dry_run_counts"] = dry.counts.sql("bigquery")
+        out[f"{mode.value}_dry_run_preview"] = dry.preview.sql("bigquery")
     return out
 
 
