@@ -63,6 +63,27 @@ def register(
         )
 
 
+@app.command("check")
+def check(
+    files: Annotated[list[Path], typer.Argument(help="ODCS v3 contract files (YAML) to validate.")],
+) -> None:
+    """Validate contract files without registering them (needs no identity: it reads only files).
+
+    Exits 1 at the first file refused, with its typed error naming the field and the fix.
+    """
+    from orchestration.ingestion.contracts import load_contract
+
+    with refusals():
+        for path in files:
+            contract = load_contract(path)
+            out.print(
+                f"ok {path}: {contract.id} {contract.version} ({contract.semantics.mode.value}, "
+                f"{contract.table})"
+            )
+            for line in contract.warnings:
+                err_console.print(f"warning: {contract.id}: {line}")
+
+
 @app.command("list")
 def list_contracts(as_json: JsonOpt = False) -> None:
     """The newest version of every registered contract."""

@@ -114,3 +114,17 @@ def test_missing_file_and_bad_yaml(keys: dict[str, str], tmp_path: Path) -> None
     result = runner.invoke(app, ["contracts", "register", str(bad)])
     assert result.exit_code == 1 and "[contract_invalid]" in result.stderr
     assert "not valid YAML at line 1" in result.stderr
+
+
+def test_check_validates_files_without_an_identity(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPYNE_API_KEY", raising=False)
+    shipped = [str(p) for p in contract_files()]
+    result = runner.invoke(app, ["contracts", "check", *shipped])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("ok ") == len(shipped)
+    bad = _edited(tmp_path, event_time_column="state")
+    refused = runner.invoke(app, ["contracts", "check", str(bad)])
+    assert refused.exit_code == 1
+    assert "[contract_event_time_not_timestamp]" in refused.stderr
