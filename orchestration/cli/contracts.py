@@ -109,7 +109,7 @@ def list_contracts(as_json: JsonOpt = False) -> None:
                 info.version,
                 info.table,
                 info.mode,
-                ", ".join(s.get("idempotency_key", [])) if info.mode == "upsert" else "-",
+                ", ".join(s.get("idempotency_key", [])),
                 s.get("event_time_column"),
                 s.get("conflict_resolution"),
                 s.get("owner"),
@@ -155,6 +155,13 @@ def show(
     if as_json:
         emit_json({**info.to_dict(with_document=True), "versions": [v.version for v in versions]})
         return
+    from datetime import timedelta
+
+    from policies.durations import format_duration
+
+    def seconds(value: object) -> str:
+        return "-" if not isinstance(value, int) else format_duration(timedelta(seconds=value))
+
     s = info.summary
     fresh = s.get("freshness", {})
     out.print(f"{info.contract_id} {info.version}: {info.name} -> bronze.{info.table}")
@@ -166,9 +173,10 @@ def show(
         f"{s.get('event_time_column')}; processing time: {s.get('processing_time_column')}"
     )
     out.print(
-        f"  dedupe window: {s.get('dedupe_window_s')} s; conflicts: {s.get('conflict_resolution')}; "
-        f"freshness: alert after {fresh.get('alert_threshold_s')} s, broken after "
-        f"{fresh.get('max_lag_s')} s, loads {fresh.get('schedule')}"
+        f"  dedupe window: {seconds(s.get('dedupe_window_s'))}; conflicts: "
+        f"{s.get('conflict_resolution')}; freshness: alert after "
+        f"{seconds(fresh.get('alert_threshold_s'))}, broken after {seconds(fresh.get('max_lag_s'))}, "
+        f"loads {fresh.get('schedule')}"
     )
     for line in s.get("warnings", []):
         out.print(f"  warning: {line}")
