@@ -111,9 +111,11 @@ def plan_batch(
     stamp = exp.cast(exp.Literal.string(loaded_at.strftime("%Y-%m-%d %H:%M:%S.%f")), "TIMESTAMP")
     prev = previous if previous is not None else _empty(s)
     accepted = _upsert(s, prev, stamp) if s.mode is IngestMode.UPSERT else _append(s, prev, stamp)
-    accepted = accepted.with_("b", as_=_distinct_batch(s, batch))
+    # Upsert's ranking already keeps one of identical rows: DISTINCT would only add a hash pass.
+    rows = _batch_rows(s, batch, distinct=s.mode is IngestMode.APPEND)
+    accepted = accepted.with_("b", as_=rows)
     conflicts = (
-        _conflicts(s, prev).with_("b", as_=_distinct_batch(s, batch))
+        _conflicts(s, prev).with_("b", as_=_batch_rows(s, batch, distinct=True))
         if s.conflict_resolution is ConflictResolution.ERROR
         else None
     )
@@ -177,8 +179,9 @@ def _same_key(s: Semantics, left: str, right: str) -> exp.Condition:
     return exp.and_(*(exp.NullSafeEQ(this=_col(k, left), expression=_col(k, right)) for k in s.key))
 
 
-def _distinct_batch(s: Semantics, batch: exp.Table | exp.Subquery) -> exp.Select:
-    return exp.select(*_cols(s.columns)).distinct().from_(batch.copy())
+def _batch_rows(s: Semantics, batch: exp.Table | exp.Subquery, distinct: bool) -> exp.Select:
+    rows = exp.select(*_cols(s.columns)).from_(batch.copy())
+    return rows.distinct() if distinct else rows
 
 
 def _empty(s: Semantics) -> exp.Subquery:
