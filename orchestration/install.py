@@ -26,6 +26,9 @@ class InitReport:
     created_warehouse: bool
     schema_revision: str | None
     restored_guards: list[str] = field(default_factory=list)
+    # The shipped ingestion contracts: newly registered, and those the catalog keeps as it has them.
+    contracts_registered: list[str] = field(default_factory=list)
+    contracts_kept: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -78,6 +81,9 @@ def init(s: SpyneSettings | None = None) -> InitReport:
                 details={"warehouse": str(warehouse_path)},
             )
         restored = catalog.upgrade()
+        from orchestration.ingestion.contracts import register_shipped
+
+        shipped = register_shipped(catalog)
         created_warehouse = False
         if warehouse_path is not None:
             from orchestration.warehouse import DuckDBWarehouse
@@ -91,6 +97,8 @@ def init(s: SpyneSettings | None = None) -> InitReport:
             created_warehouse=created_warehouse,
             schema_revision=catalog.schema_revision(),
             restored_guards=restored if before is not None else [],
+            contracts_registered=shipped.registered,
+            contracts_kept=shipped.kept,
         )
     finally:
         catalog.dispose()

@@ -128,4 +128,79 @@ class PreviewInvalid(SpyneError):
     """A preview id that cannot run: expired, someone else's, used, or its tables changed."""
 
     code = "preview_invalid"
+
+
+# -- ingestion contracts (Open Data Contract Standard v3 + Spyne's ingestion semantics) ----------
+class ContractInvalid(SpyneError):
+    """The document is not a usable ODCS v3 contract (shape, apiVersion, kind, schema)."""
+
+    code = "contract_invalid"
+    http_status = 422
+
+
+class ContractSemanticsMissing(ContractInvalid):
+    code = "contract_semantics_missing"
+
+
+class ContractSemanticsInvalid(ContractInvalid):
+    code = "contract_semantics_invalid"
+
+
+class ContractUnknownColumn(ContractInvalid):
+    code = "contract_unknown_column"
+
+
+class ContractKeyRequired(ContractInvalid):
+    code = "contract_key_required"
+
+
+class ContractColumnNullable(ContractInvalid):
+    code = "contract_column_nullable"
+
+
+class ContractEventTimeType(ContractInvalid):
+    code = "contract_event_time_not_timestamp"
+
+
+class ContractDurationInvalid(ContractInvalid):
+    code = "contract_duration_invalid"
+
+
+class ContractProcessingTimeDefault(ContractInvalid):
+    code = "contract_processing_time_default"
+
+
+class ContractVersionInvalid(ContractInvalid):
+    code = "contract_version_invalid"
+
+
+class ContractVersionConflict(SpyneError):
+    """Changed content under a version already registered, or not above the newest one."""
+
+    code = "contract_version_conflict"
+    http_status = 409
+
+
+class IngestConflict(SpyneError):
+    """A batch holds different rows for one key at one event time and the contract says error."""
+
+    code = "ingest_conflict"
+    http_status = 409
+
+
+# -- replay and backfill: a dry run first, then the real run bound to it ---------------------------
+class DryRunRequired(SpyneError):
+    code = "dry_run_required"
+    http_status = 409
+
+
+class DryRunExpired(SpyneError):
+    code = "dry_run_expired"
+    http_status = 409
+
+
+class DryRunMismatch(SpyneError):
+    """The dry-run id is unknown, used, someone else's, or was for other arguments."""
+
+    code = "dry_run_mismatch"
     http_status = 409

@@ -40,6 +40,7 @@ NEEDS_INGESTION_READY: frozenset[Operation] = frozenset(
         Operation.AUTO_PUBLISH,
         Operation.PROMOTE,
         Operation.RUN_JANITOR,
+        Operation.REPLAY_INGEST,
     }
 )
 

@@ -54,6 +54,7 @@ class Operation(StrEnum):
     VIEW_ALERTS = "view_alerts"  # alerts, their deliveries, and the metrics derived from them
     ACK_ALERT = "ack_alert"  # acknowledge an alert under one's own name
     CHECK_DRIFT = "check_drift"  # compare sources' live schemas with their expected ones
+    REPLAY_INGEST = "replay_ingest"  # a replay or backfill for real, after its dry run
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -85,6 +86,7 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.VIEW_ALERTS: _ENGINEERS,
     Operation.ACK_ALERT: _ENGINEERS,
     Operation.CHECK_DRIFT: _ENGINEERS,
+    Operation.REPLAY_INGEST: _ADMINS,
 }
 
 

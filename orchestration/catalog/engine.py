@@ -136,7 +136,8 @@ class Database:
                 details={"catalog": safe_url(self.url)},
             )
         sqlite_file_problem = any(
-            words in text for words in ("readonly database", "unable to open", "not a database")
+            words in text
+            for words in ("readonly database", "unable to open", "not a database", "malformed")
         )
         if self.dialect == "sqlite" and sqlite_file_problem:
             return self._sqlite_error(str(exc.orig))

@@ -18,7 +18,9 @@ import sqlalchemy as sa
 from orchestration.catalog import schema
 from orchestration.catalog.alert_facts import AlertFacts
 from orchestration.catalog.audit import AuditLog, ChainVerdict
+from orchestration.catalog.contracts import Contracts
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
+from orchestration.catalog.dry_runs import DryRuns
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
 from orchestration.catalog.models import AuditOutcome
@@ -74,6 +76,9 @@ class Catalog:
         self.notifications = Notifications(self._db)
         self.alert_facts = AlertFacts(self._db)
         self.source_drift = SourceDriftReports(self._db)
+        # The contract registry and the replay/backfill dry runs (claimed once).
+        self.contracts = Contracts(self._db)
+        self.dry_runs = DryRuns(self._db, self.audit_log)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

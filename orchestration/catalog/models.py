@@ -32,7 +32,12 @@ NAMING_CONVENTION: dict[str, str] = {
 }
 
 # Tables whose rows may only ever be inserted; the migrations enforce it in the database.
-APPEND_ONLY_TABLES: tuple[str, ...] = ("audit_log", "state_history", "system_modes")
+APPEND_ONLY_TABLES: tuple[str, ...] = (
+    "audit_log",
+    "state_history",
+    "system_modes",
+    "contract_versions",
+)
 # Tables the application may also update (never delete): guarded rows change only as allowed.
 UPDATABLE_TABLES: tuple[str, ...] = (
     "principals",
@@ -47,6 +52,7 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "notifications",
     "notification_deliveries",
     "source_drift_reports",
+    "dry_runs",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's
@@ -309,3 +315,55 @@ class DeadLetterRow(Base):
     requeued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     requeued_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     requeued_run_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+
+
+class ContractVersionRow(Base):
+    """One registered version of an ingestion contract: the ODCS document as it was registered.
+
+    Append-only (guards): a registered version never changes; changed content is a new version.
+    """
+
+    __tablename__ = "contract_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("contract_id", "version", name="uq_contract_versions_contract_id"),
+        sa.CheckConstraint(_check_in("mode", ["append", "upsert"]), name="mode"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    contract_id: Mapped[str] = mapped_column(sa.String(200), nullable=False, index=True)
+    version: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    major: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    minor: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    patch: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    table_name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    mode: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    content_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, nullable=False)
+    source: Mapped[str | None] = mapped_column(sa.String(1000), nullable=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    registered_by: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+
+
+class DryRunRow(Base):
+    """A replay or backfill dry run: its arguments, who ran it, its estimate; used at most once."""
+
+    __tablename__ = "dry_runs"
+    __table_args__ = (sa.CheckConstraint(_check_in("kind", ["replay", "backfill"]), name="kind"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    dry_run_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    contract_id: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    principal: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    launched_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    estimate: Mapped[dict[str, Any]] = mapped_column(JSONType, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    used_by_run: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)

@@ -33,5 +33,8 @@ from orchestration.cli import alerts, drift, metrics  # noqa: E402
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(metrics.app, name="metrics")
 app.add_typer(drift.app, name="drift")
+from orchestration.cli import contracts  # noqa: E402
+
+app.add_typer(contracts.app, name="contracts")
 
 __all__ = ["app"]

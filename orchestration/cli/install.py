@@ -27,6 +27,10 @@ def init(as_json: JsonOpt = False) -> None:
         out.print(f"put back missing guards: {', '.join(report.restored_guards)}")
     if report.created_warehouse:
         out.print(f"created the warehouse {report.warehouse}")
+    if report.contracts_registered:
+        out.print(f"registered contracts: {', '.join(report.contracts_registered)}")
+    for kept in report.contracts_kept:
+        out.print(f"kept the catalog's contract: {kept}")
     if report.created_catalog:
         out.print("next: create the first admin with `spyne auth bootstrap --name YOU`")
 

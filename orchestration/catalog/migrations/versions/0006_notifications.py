@@ -13,7 +13,7 @@ from alembic import op
 from orchestration.catalog.models import JSONType
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | None = None
 depends_on: str | None = None
 
