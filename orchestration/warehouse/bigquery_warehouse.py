@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
 
+    from orchestration.sources import SourceLocation
+
 DATASETS = tuple(s for layer in Layer for s in (layer.value, shadow_schema(layer)))
 
 
@@ -238,11 +240,11 @@ class BigQueryWarehouse:
             raise
 
     def copy_from_source(
-        self, source_path: Path, source_table: str, ref: TableRef, version: int
+        self, source: SourceLocation, source_table: str, ref: TableRef, version: int
     ) -> None:
-        from orchestration.warehouse.duckdb_warehouse import read_source_table
+        from orchestration.sources import read_source_rows
 
-        self.create_version_from_rows(ref, version, read_source_table(source_path, source_table))
+        self.create_version_from_rows(ref, version, read_source_rows(source, source_table))
 
     def drop_version(self, ref: TableRef, version: int) -> None:
         statement = self.statements.drop_version(ref, version)

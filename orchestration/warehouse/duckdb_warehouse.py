@@ -51,6 +51,8 @@ from policies.settings import WarehouseKind
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from orchestration.sources import SourceLocation
+
 LOCK_WAIT_SECONDS = 60.0
 ROWS_NAME = "spyne_rows"  # a batch of rows is registered on the connection under this name
 SOURCE_ALIAS = "spyne_src"
@@ -369,9 +371,16 @@ class DuckDBWarehouse:
 
     # -- ingestion -----------------------------------------------------------------------
     def copy_from_source(
-        self, source_path: Path, source_table: str, ref: TableRef, version: int
+        self, source: SourceLocation, source_table: str, ref: TableRef, version: int
     ) -> None:
-        """Land a READ_ONLY source table as a new bronze version (the source is attached read-only)."""
+        """Land a READ_ONLY source table as a new bronze version (a DuckDB file is attached
+        read-only; a PostgreSQL source is read with one ``COPY`` and loaded as rows)."""
+        if not isinstance(source, Path):
+            from orchestration.sources import read_source_rows
+
+            self.create_version_from_rows(ref, version, read_source_rows(source, source_table))
+            return
+        source_path = source
         if not source_path.exists():
             raise NotFound(
                 f"the source database {source_path} does not exist; run `spyne sample generate`",

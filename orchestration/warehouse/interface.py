@@ -31,6 +31,8 @@ from policies.settings import WarehouseKind
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from orchestration.sources import SourceLocation
+
 _PRINCIPAL: ContextVar[str | None] = ContextVar("spyne_warehouse_principal", default=None)
 
 
@@ -188,9 +190,9 @@ class Warehouse(Protocol):
         ...
 
     def copy_from_source(
-        self, source_path: Path, source_table: str, ref: TableRef, version: int
+        self, source: SourceLocation, source_table: str, ref: TableRef, version: int
     ) -> None:
-        """Land a READ_ONLY source table (a DuckDB file) as a new bronze version."""
+        """Land a READ_ONLY source table (a DuckDB file or PostgreSQL) as a new bronze version."""
         ...
 
     def drop_version(self, ref: TableRef, version: int) -> None: ...
