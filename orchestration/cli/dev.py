@@ -113,6 +113,45 @@ def sample_generate(
     )
 
 
+@sample_app.command("advance")
+def sample_advance(
+    days: Annotated[int, typer.Option("--days", min=1, help="Business days to append.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same days.")] = 42,
+    path: Annotated[
+        Path | None, typer.Option(help="The DuckDB source (default: SPYNE_SOURCE_PATH).")
+    ] = None,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres",
+            metavar="URL",
+            help="Advance this PostgreSQL source instead (default: SPYNE_SOURCE_URL).",
+        ),
+    ] = None,
+) -> None:
+    """Move the sample ERP forward: new orders, updates, late rows and repeated rows, atomically."""
+    from orchestration.sample.advance import advance
+    from policies.roles import Operation
+
+    with refusals():
+        rt = runtime()
+        rt.require(actor(rt), Operation.GENERATE_SAMPLE, "sample_source")
+        summary = advance(sample_target(rt.source, path, postgres), days, seed)
+    out.print(
+        table(
+            f"sample source {summary.source}: {summary.days[0]} to {summary.days[-1]}",
+            ["change", "rows"],
+            [
+                ["new orders", f"{summary.new_orders:,}"],
+                ["new order lines", f"{summary.new_lines:,}"],
+                ["rows updated in place (later write_date)", f"{summary.updated_rows:,}"],
+                ["late orders (written before the newest row held)", f"{summary.late_orders:,}"],
+                ["order lines delivered twice", f"{summary.duplicated_lines:,}"],
+            ],
+        )
+    )
+
+
 def sample_target(
     configured: SourceLocation, path: Path | None, postgres: str | None
 ) -> SourceLocation:
