@@ -39,7 +39,7 @@ def redacted(url: str) -> str:
         return "<PostgreSQL URL>"
 
 
-def _libpq(url: str) -> str:
+def libpq_url(url: str) -> str:
     """psycopg2 takes a libpq URI: ``postgresql://``, never a SQLAlchemy driver suffix."""
     scheme, sep, rest = url.partition("://")
     return f"{scheme.split('+')[0]}{sep}{rest}"
@@ -51,7 +51,7 @@ def connection(source: PostgresSource) -> Iterator[Any]:
     import psycopg2
 
     try:
-        con = psycopg2.connect(_libpq(source.url))
+        con = psycopg2.connect(libpq_url(source.url))
     except psycopg2.OperationalError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StorageUnavailable(
