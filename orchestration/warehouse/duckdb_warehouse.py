@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from orchestration.sources import SourceLocation
+    from orchestration.warehouse.upserts import UpsertKeys
 
 LOCK_WAIT_SECONDS = 60.0
 ROWS_NAME = "spyne_rows"  # a batch of rows is registered on the connection under this name
@@ -305,8 +306,36 @@ class DuckDBWarehouse:
                 con.unregister(ROWS_NAME)
 
     def drop_version(self, ref: TableRef, version: int) -> None:
+        from orchestration.warehouse.duckdb_upserts import drop_segmented
+
         with self.connect() as con:
-            _run(con, STATEMENTS.drop_version(ref, version))
+            if not drop_segmented(con, ref, version):
+                _run(con, STATEMENTS.drop_version(ref, version))
+
+    def upsert_version(
+        self,
+        ref: TableRef,
+        version: int,
+        rows: pa.Table,
+        *,
+        keys: UpsertKeys,
+        base_version: int | None = None,
+    ) -> None:
+        """One segment (the batch, latest per key) and one merge view, in one transaction."""
+        from orchestration.warehouse.duckdb_upserts import upsert
+
+        with self.connect() as con, _written_once(ref, version):
+            con.register(ROWS_NAME, rows)
+            try:
+                upsert(con, ref, version, exp.table_(ROWS_NAME), keys, base_version)
+            finally:
+                con.unregister(ROWS_NAME)
+
+    def compact_version(self, ref: TableRef, version: int) -> bool:
+        from orchestration.warehouse.duckdb_upserts import compact
+
+        with self.connect() as con:
+            return compact(con, ref, version)
 
     # -- canonical views -----------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:

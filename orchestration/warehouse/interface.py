@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from orchestration.sources import SourceLocation
+    from orchestration.warehouse.upserts import UpsertKeys
 
 _PRINCIPAL: ContextVar[str | None] = ContextVar("spyne_warehouse_principal", default=None)
 
@@ -196,6 +197,26 @@ class Warehouse(Protocol):
         ...
 
     def drop_version(self, ref: TableRef, version: int) -> None: ...
+
+    def upsert_version(
+        self,
+        ref: TableRef,
+        version: int,
+        rows: pa.Table,
+        *,
+        keys: UpsertKeys,
+        base_version: int | None = None,
+    ) -> None:
+        """Version N = ``base_version`` + the batch, latest row per key (see :mod:`.upserts`).
+
+        Costs the batch, not the table: DuckDB writes one segment and a merge view, BigQuery
+        MERGEs into a zero-copy clone. Nothing is left behind when it fails.
+        """
+        ...
+
+    def compact_version(self, ref: TableRef, version: int) -> bool:
+        """Fold an upserted version's segments into one, rows unchanged; False: nothing to do."""
+        ...
 
     # -- canonical views -------------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:
