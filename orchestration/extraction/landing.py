@@ -19,7 +19,11 @@ Where the cursor lives, and why nothing is lost or counted twice:
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,7 +90,29 @@ def cursor_value(p: dlt.Pipeline, spec: ExtractSpec) -> datetime | None:
 def land(
     source: SourceLocation, spec: ExtractSpec, warehouse_path: Path, pipelines_dir: Path
 ) -> LandingReport:
-    """Extract the table's rows from its cursor (minus the lag) and land them as one batch."""
+    """Extract the table's rows from its cursor (minus the lag) and land them as one batch.
+
+    One landing of a table at a time, across processes: a second one waits for the first.
+    """
+    with _exclusive(pipelines_dir, spec):
+        return _land(source, spec, warehouse_path, pipelines_dir)
+
+
+@contextmanager
+def _exclusive(pipelines_dir: Path, spec: ExtractSpec) -> Iterator[None]:
+    """An flock on ``<pipelines_dir>/<pipeline>.lock``, released by the kernel if we die."""
+    pipelines_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(pipelines_dir / f"{spec.pipeline_name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _land(
+    source: SourceLocation, spec: ExtractSpec, warehouse_path: Path, pipelines_dir: Path
+) -> LandingReport:
     p = pipeline(spec, warehouse_path, pipelines_dir)
     load_ids: list[str] = []
     try:
