@@ -209,3 +209,64 @@ def test_any_batches_give_the_deduplicated_truth(
     final = rows_of(warehouse, len(batches))
     assert final == truth(batches)
     assert len({r["id"] for r in final}) == len(final), "never two rows for one key"
+
+
+_KILLED_UPSERT = """
+import sys, time
+from datetime import datetime
+from pathlib import Path
+import pyarrow as pa
+from orchestration.warehouse import DuckDBWarehouse
+import orchestration.warehouse.duckdb_upserts as upserts
+from orchestration.warehouse.upserts import UpsertKeys
+from policies.naming import Layer, TableRef
+
+real_run = upserts._run
+def run(con, *statements):
+    real_run(con, *statements)
+    if any(s.args.get("kind") == "VIEW" for s in statements):
+        print("stalled", flush=True)  # segment and view written, the transaction still open
+        time.sleep(120)
+upserts._run = run
+rows = pa.table({"id": [1, 9], "event_time": [datetime(2026, 8, 1), datetime(2026, 8, 1)],
+                 "amount": [5, 5], "note": ["late", "new"]})
+DuckDBWarehouse(Path(sys.argv[1])).upsert_version(
+    TableRef(Layer.BRONZE, "orders"), 2, rows, keys=UpsertKeys(("id",), "event_time"), base_version=1
+)
+"""
+
+
+def test_an_upsert_killed_before_its_commit_leaves_no_trace(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "w.duckdb"
+    warehouse = DuckDBWarehouse(path)
+    warehouse.create()
+    first = random_batch(random.Random(2), 10, 10)
+    warehouse.upsert_version(REF, 1, batch(first), keys=KEYS)
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_UPSERT), str(path)],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "stalled"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert warehouse.versions(REF) == [1]
+    with warehouse.connect() as con:
+        assert segment_counts(con, REF) == {1: 1}
+        (segments,) = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'bronze__segments' "
+            "and table_name like 'orders__seg%'"
+        ).fetchall()
+    assert segments == (1,)
+    second = [{"id": 1, "event_time": datetime(2026, 8, 1), "amount": 5, "note": "late"}]
+    warehouse.upsert_version(REF, 2, batch(second), keys=KEYS, base_version=1)  # goes through
+    assert rows_of(warehouse, 2) == truth([first, second])
