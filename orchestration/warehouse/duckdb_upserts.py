@@ -16,6 +16,8 @@ from sqlglot import exp
 
 from orchestration.warehouse.statements import Dialect, Statements
 from orchestration.warehouse.upserts import (
+    MANIFEST_TABLE,
+    STATS_TABLE,
     UpsertKeys,
     latest_per_key,
     segment_statements,
@@ -50,17 +52,22 @@ def _prepare(con: duckdb.DuckDBPyConnection, ref: TableRef) -> None:
         STATEMENTS.create_schema(segments_schema(ref)),
         STATEMENTS.create_schema(ref.shadow_schema),
         SEGMENTS.create_manifest(ref),
+        SEGMENTS.create_stats(ref),
     )
 
 
 def _has_manifest(con: duckdb.DuckDBPyConnection, ref: TableRef) -> bool:
+    return _has_table(con, ref, MANIFEST_TABLE)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, ref: TableRef, name: str) -> bool:
     query = (
         exp.select(exp.func("count", exp.Star()))
         .from_(exp.table_("tables", db="information_schema"))
         .where(
             exp.and_(
                 exp.column("table_schema").eq(exp.Literal.string(segments_schema(ref))),
-                exp.column("table_name").eq(exp.Literal.string("spyne_manifest")),
+                exp.column("table_name").eq(exp.Literal.string(name)),
             )
         )
     )
@@ -76,6 +83,16 @@ def manifests(con: duckdb.DuckDBPyConnection, ref: TableRef) -> dict[int, list[i
     for version, _, segment in con.execute(SEGMENTS.read_manifest(ref).sql("duckdb")).fetchall():
         out.setdefault(int(version), []).append(int(segment))
     return out
+
+
+def stored_stats(
+    con: duckdb.DuckDBPyConnection, ref: TableRef, version: int
+) -> tuple[int, int] | None:
+    """(row count, row-hash sum) recorded when a segmented version was written; None if none."""
+    if not _has_table(con, ref, STATS_TABLE):
+        return None
+    rows = con.execute(SEGMENTS.read_stats(ref, version).sql("duckdb")).fetchall()
+    return (int(rows[0][0]), int(rows[0][1])) if rows else None
 
 
 def _segment_tables(con: duckdb.DuckDBPyConnection, ref: TableRef) -> list[int]:
@@ -159,6 +176,17 @@ def upsert(
             SEGMENTS.create_merged_version(ref, version, [*segments, delta], columns, keys),
             SEGMENTS.record_manifest(ref, version, [*segments, delta]),
         )
+        picked = [exp.column(c, quoted=True) for c in columns]
+        if base_version is None:  # the version is the batch: count it
+            counted = SEGMENTS.counted(
+                exp.select(*picked).from_(SEGMENTS.segment_table(ref, delta))
+            )
+        elif base_version in known and stored_stats(con, ref, base_version) is not None:
+            counted = SEGMENTS.stats_after(ref, base_version, segments, delta, columns, keys)
+        else:  # a base adopted just now (already O(rows)): count the new version once
+            view = STATEMENTS.version_table(ref, version)
+            counted = SEGMENTS.counted(exp.select(*picked).from_(view))
+        _run(con, SEGMENTS.record_stats(ref, version, counted))
 
 
 def _columns_or_missing(con: duckdb.DuckDBPyConnection, ref: TableRef, version: int) -> list[str]:
@@ -206,7 +234,12 @@ def drop_segmented(con: duckdb.DuckDBPyConnection, ref: TableRef, version: int) 
     if version not in manifests(con, ref):
         return False
     with _transaction(con):
-        _run(con, SEGMENTS.drop_version_view(ref, version), SEGMENTS.forget_manifest(ref, version))
+        _run(
+            con,
+            SEGMENTS.drop_version_view(ref, version),
+            SEGMENTS.forget_manifest(ref, version),
+            SEGMENTS.forget_stats(ref, version),
+        )
         _collect_garbage(con, ref)
     return True
 

@@ -45,7 +45,7 @@ from policies.errors import (
     StorageUnavailable,
     WarehouseBusy,
 )
-from policies.naming import TableRef
+from policies.naming import Layer, TableRef
 from policies.settings import WarehouseKind
 
 if TYPE_CHECKING:
@@ -257,8 +257,14 @@ class DuckDBWarehouse:
                     f"version {version} of {ref} does not exist in the warehouse",
                     details={"table": str(ref), "version": version},
                 )
-            ((row_count, row_hash),) = _rows(con, STATEMENTS.content_hash(ref, version))
-        return manifest_of(self.kind, int(str(row_count)), schema, int(str(row_hash)))
+            from orchestration.warehouse.duckdb_upserts import stored_stats
+
+            # An upserted version recorded its count and hash when written (O(batch)).
+            stored = stored_stats(con, ref, version) if ref.layer == Layer.BRONZE else None
+            if stored is None:
+                ((row_count, row_hash), *_) = _rows(con, STATEMENTS.content_hash(ref, version))
+                stored = int(str(row_count)), int(str(row_hash))
+        return manifest_of(self.kind, stored[0], schema, stored[1])
 
     def descriptions(self, ref: TableRef, version: int | None) -> Descriptions:
         with self.connect() as con:

@@ -29,6 +29,7 @@ from policies.naming import TableRef
 
 SEGMENT_COLUMN = "_spyne_segment"  # a segment's rank in a version, inside the merge view only
 MANIFEST_TABLE = "spyne_manifest"
+STATS_TABLE = "spyne_version_stats"  # row count and row-hash sum of each segmented version
 BATCH_ALIAS, TARGET_ALIAS = "batch", "target"
 
 
@@ -128,6 +129,119 @@ class SegmentStatements:
             exp.column("version").eq(exp.Literal.number(version)),
         )
         return exp.delete(self.manifest_table(ref), where=where)
+
+    # -- the content of a segmented version, kept as it is written ---------------------------------
+    def stats_table(self, ref: TableRef) -> exp.Table:
+        return self.statements.table(segments_schema(ref), STATS_TABLE)
+
+    def create_stats(self, ref: TableRef) -> exp.Create:
+        columns = [("table_name", "VARCHAR"), ("version", "INT"), ("row_count", "BIGINT")]
+        columns.append(("hash_sum", "HUGEINT"))
+        return exp.Create(
+            this=exp.Schema(
+                this=self.stats_table(ref),
+                expressions=[
+                    exp.ColumnDef(
+                        this=exp.to_identifier(c), kind=exp.DataType.build(t, dialect="duckdb")
+                    )
+                    for c, t in columns
+                ],
+            ),
+            kind="TABLE",
+            exists=True,
+        )
+
+    def _stats_where(self, ref: TableRef, version: int) -> exp.Expr:
+        return exp.and_(
+            exp.column("table_name").eq(exp.Literal.string(ref.name)),
+            exp.column("version").eq(exp.Literal.number(version)),
+        )
+
+    def read_stats(self, ref: TableRef, version: int) -> exp.Select:
+        return (
+            exp.select("row_count", "hash_sum")
+            .from_(self.stats_table(ref))
+            .where(self._stats_where(ref, version))
+        )
+
+    def forget_stats(self, ref: TableRef, version: int) -> exp.Delete:
+        return exp.delete(self.stats_table(ref), where=self._stats_where(ref, version))
+
+    def record_stats(self, ref: TableRef, version: int, query: exp.Query) -> exp.Insert:
+        """Insert (table, version, row_count, hash_sum) from a query answering the last two."""
+        select = exp.select(
+            exp.Literal.string(ref.name), exp.Literal.number(version), exp.Star()
+        ).from_(query.subquery("counted"))
+        return exp.insert(select, self.stats_table(ref))
+
+    @staticmethod
+    def counted(rows: exp.Query) -> exp.Select:
+        """(count, sum of row hashes) of ``rows``: what ``Statements.content_hash`` computes."""
+        row_hash = exp.cast(exp.func("hash", exp.to_identifier("r")), "HUGEINT")
+        return exp.select(
+            exp.alias_(exp.func("count", exp.Star()), "n"),
+            exp.alias_(exp.func("coalesce", exp.func("sum", row_hash), exp.Literal.number(0)), "h"),
+        ).from_(rows.subquery("r"))
+
+    def stats_after(
+        self,
+        ref: TableRef,
+        base: int,
+        segments: Sequence[int],
+        delta: int,
+        columns: Sequence[str],
+        keys: UpsertKeys,
+    ) -> exp.Select:
+        """The new version's (count, hash sum) from the base version's and the batch alone.
+
+        Only keys the batch touches are looked at: their winner in the base version (each
+        segment semi-joined on the batch's keys: a scan of the key column, no merge) is
+        replaced by their winner once the batch is added.
+        """
+        picked = [_col(c) for c in columns]
+        using: list[int | str | exp.Expr] = [exp.to_identifier(k, quoted=True) for k in keys.key]
+        delta_table = self.segment_table(ref, delta)
+
+        def at(table: exp.Table, position: int, touched: bool) -> exp.Select:
+            rank = exp.alias_(exp.Literal.number(position), SEGMENT_COLUMN)
+            select = exp.select(*picked, rank).from_(table)
+            return select.join(delta_table, using=using, join_type="semi") if touched else select
+
+        old: exp.Query = at(self.segment_table(ref, segments[0]), 0, True)
+        for position, segment in enumerate(segments[1:], start=1):
+            old = exp.union(
+                old, at(self.segment_table(ref, segment), position, True), distinct=False
+            )
+        tiebreak = [_col(SEGMENT_COLUMN), *[_col(c) for c in columns if c != keys.event_time]]
+        won = _rank(keys, tiebreak).eq(exp.Literal.number(1))
+        old_winners = exp.select("*").from_(old.subquery("old")).qualify(won)
+        with_batch = exp.union(
+            exp.select("*").from_("old_winners"),
+            at(delta_table, len(segments), False),
+            distinct=False,
+        )
+        new_winners = exp.select("*").from_(with_batch.subquery("contenders")).qualify(won.copy())
+
+        def only_columns(name: str) -> exp.Select:
+            return exp.select(*picked).from_(name)
+
+        before = self.counted(only_columns("old_winners")).subquery("before")
+        after = self.counted(only_columns("new_winners")).subquery("after")
+        return (
+            exp.select(
+                exp.column("row_count", "base")
+                + exp.column("n", "after")
+                - exp.column("n", "before"),
+                exp.column("hash_sum", "base")
+                + exp.column("h", "after")
+                - exp.column("h", "before"),
+            )
+            .from_(self.read_stats(ref, base).subquery("base"))
+            .join(after, join_type="cross")
+            .join(before, join_type="cross")
+            .with_("old_winners", as_=old_winners)
+            .with_("new_winners", as_=new_winners)
+        )
 
     def create_segment(self, ref: TableRef, segment: int, select: exp.Query) -> exp.Create:
         return exp.Create(this=self.segment_table(ref, segment), kind="TABLE", expression=select)

@@ -20,6 +20,7 @@ from orchestration.catalog import Catalog
 from orchestration.warehouse import DuckDBWarehouse, Warehouse
 from orchestration.warehouse.bigquery_warehouse import BigQueryWarehouse
 from orchestration.warehouse.duckdb_upserts import segment_counts
+from orchestration.warehouse.interface import VersionManifest, manifest_of
 from orchestration.warehouse.statements import Dialect, Statements
 from orchestration.warehouse.upserts import UpsertKeys
 from policies.errors import InvalidTransition, NotFound, ValidationFailed
@@ -72,6 +73,15 @@ def rows_of(warehouse: Warehouse, version: int) -> list[Row]:
     return sorted(found, key=lambda r: r["id"])
 
 
+def scanned(warehouse: DuckDBWarehouse, version: int) -> VersionManifest:
+    """The manifest computed by scanning the version, as for any version."""
+    with warehouse.connect() as con:
+        ((count, total),) = con.execute(
+            Statements(Dialect.DUCKDB).content_hash(REF, version).sql("duckdb")
+        ).fetchall()
+    return manifest_of(warehouse.kind, int(count), warehouse.columns(REF, version), int(total))
+
+
 def batch(rows: list[Row]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
@@ -102,6 +112,8 @@ def test_each_version_holds_the_latest_row_per_key(warehouse: Warehouse) -> None
         warehouse.upsert_version(REF, n, batch(rows), keys=KEYS, base_version=n - 1 or None)
     for n in range(1, 6):
         assert rows_of(warehouse, n) == truth(batches[:n]), f"version {n}"
+        if isinstance(warehouse, DuckDBWarehouse):  # recorded when written, equal to a scan
+            assert warehouse.manifest(REF, n) == scanned(warehouse, n)
     assert warehouse.versions(REF) == [1, 2, 3, 4, 5]
     if isinstance(warehouse, BigQueryWarehouse):  # four clones, each with the batch merged in
         sent = [q.sql or "" for q in warehouse.jobs.client.queries(dry_run=False)]  # type: ignore[attr-defined]
@@ -131,6 +143,10 @@ def test_an_upsert_onto_a_whole_copy_adopts_it(warehouse: Warehouse) -> None:
     warehouse.upsert_version(REF, 2, batch(update), keys=KEYS, base_version=1)
     warehouse.drop_version(REF, 1)  # the janitor may drop the base: version 2 does not need it
     assert rows_of(warehouse, 2) == truth([truth([plain]), update])
+    warehouse.upsert_version(REF, 3, batch(update[:4]), keys=KEYS, base_version=2)
+    if isinstance(warehouse, DuckDBWarehouse):
+        assert warehouse.manifest(REF, 2) == scanned(warehouse, 2)
+        assert warehouse.manifest(REF, 3) == scanned(warehouse, 3)
 
 
 def test_a_refused_upsert_leaves_nothing(warehouse: Warehouse) -> None:
@@ -170,6 +186,7 @@ def test_compaction_folds_segments_and_keeps_every_row(tmp_path: Path) -> None:
         4: hashes[4],
     }
     assert rows_of(warehouse, 4) == truth(batches)
+    assert warehouse.manifest(REF, 4) == scanned(warehouse, 4)
 
 
 @settings(
@@ -208,6 +225,8 @@ def test_any_batches_give_the_deduplicated_truth(
         warehouse.upsert_version(REF, n, batch(rows), keys=KEYS, base_version=n - 1 or None)
     final = rows_of(warehouse, len(batches))
     assert final == truth(batches)
+    for n in range(1, len(batches) + 1):
+        assert warehouse.manifest(REF, n) == scanned(warehouse, n), f"version {n}"
     assert len({r["id"] for r in final}) == len(final), "never two rows for one key"
 
 
