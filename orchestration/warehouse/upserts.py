@@ -194,53 +194,80 @@ class SegmentStatements:
     ) -> exp.Select:
         """The new version's (count, hash sum) from the base version's and the batch alone.
 
-        Only keys the batch touches are looked at: their winner in the base version (each
-        segment semi-joined on the batch's keys: a scan of the key column, no merge) is
-        replaced by their winner once the batch is added.
+        Only the keys the batch touches are looked at: their current row (each segment of the
+        base version semi-joined on the batch's keys, a scan of the key column; ranked only
+        when the base has several segments) is joined to the batch's row, and the batch's row
+        replaces it where it wins by the merge rule. New keys add a row.
         """
         picked = [_col(c) for c in columns]
         using: list[int | str | exp.Expr] = [exp.to_identifier(k, quoted=True) for k in keys.key]
         delta_table = self.segment_table(ref, delta)
+        row_hash = exp.alias_(exp.cast(exp.func("hash", exp.to_identifier("r")), "HUGEINT"), "h")
+        carried = [*[_col(k) for k in keys.key], _col(keys.event_time), row_hash]
 
-        def at(table: exp.Table, position: int, touched: bool) -> exp.Select:
-            rank = exp.alias_(exp.Literal.number(position), SEGMENT_COLUMN)
-            select = exp.select(*picked, rank).from_(table)
-            return select.join(delta_table, using=using, join_type="semi") if touched else select
+        def hashed(rows: exp.Query) -> exp.Select:
+            return exp.select(*carried).from_(rows.subquery("r"))
 
-        old: exp.Query = at(self.segment_table(ref, segments[0]), 0, True)
-        for position, segment in enumerate(segments[1:], start=1):
-            old = exp.union(
-                old, at(self.segment_table(ref, segment), position, True), distinct=False
+        def touched(segment: int) -> exp.Select:
+            return (
+                exp.select(*picked)
+                .from_(self.segment_table(ref, segment))
+                .join(delta_table, using=using, join_type="semi")
             )
-        tiebreak = [_col(SEGMENT_COLUMN), *[_col(c) for c in columns if c != keys.event_time]]
-        won = _rank(keys, tiebreak).eq(exp.Literal.number(1))
-        old_winners = exp.select("*").from_(old.subquery("old")).qualify(won)
-        with_batch = exp.union(
-            exp.select("*").from_("old_winners"),
-            at(delta_table, len(segments), False),
-            distinct=False,
+
+        if len(segments) == 1:
+            current: exp.Query = touched(segments[0])
+        else:
+            ranked: exp.Query | None = None
+            for position, segment in enumerate(segments):
+                one = touched(segment).select(
+                    exp.alias_(exp.Literal.number(position), SEGMENT_COLUMN)
+                )
+                ranked = one if ranked is None else exp.union(ranked, one, distinct=False)
+            assert ranked is not None
+            tiebreak = [_col(SEGMENT_COLUMN), *[_col(c) for c in columns if c != keys.event_time]]
+            current = (
+                exp.select(*picked)
+                .from_(ranked.subquery("contenders"))
+                .qualify(_rank(keys, tiebreak).eq(exp.Literal.number(1)))
+            )
+        batch_rows = exp.select(*picked).from_(delta_table)
+        old_e, new_e = _col(keys.event_time, "old"), _col(keys.event_time, "new")
+        absent = _col(keys.key[0], "old").is_(exp.null())
+        # the merge rule: event time DESC NULLS LAST, then the later segment (the batch)
+        wins = exp.or_(
+            absent,
+            exp.Case(
+                ifs=[exp.If(this=new_e.is_(exp.null()), true=old_e.is_(exp.null()))],
+                default=exp.or_(old_e.is_(exp.null()), new_e >= old_e),
+            ),
         )
-        new_winners = exp.select("*").from_(with_batch.subquery("contenders")).qualify(won.copy())
-
-        def only_columns(name: str) -> exp.Select:
-            return exp.select(*picked).from_(name)
-
-        before = self.counted(only_columns("old_winners")).subquery("before")
-        after = self.counted(only_columns("new_winners")).subquery("after")
+        gained = exp.Filter(
+            this=exp.func("count", exp.Star()), expression=exp.Where(this=absent.copy())
+        )
+        change = exp.If(
+            this=wins,
+            true=_col("h", "new") - exp.func("coalesce", _col("h", "old"), exp.Literal.number(0)),
+            false=exp.Literal.number(0),
+        )
+        on = exp.and_(*[_col(k, "new").eq(_col(k, "old")) for k in keys.key])
+        delta_stats = (
+            exp.select(
+                exp.alias_(gained, "n"),
+                exp.alias_(
+                    exp.func("coalesce", exp.func("sum", change), exp.Literal.number(0)), "h"
+                ),
+            )
+            .from_(hashed(batch_rows).subquery("new"))
+            .join(hashed(current).subquery("old"), on=on, join_type="left")
+        )
         return (
             exp.select(
-                exp.column("row_count", "base")
-                + exp.column("n", "after")
-                - exp.column("n", "before"),
-                exp.column("hash_sum", "base")
-                + exp.column("h", "after")
-                - exp.column("h", "before"),
+                exp.column("row_count", "base") + exp.column("n", "delta"),
+                exp.column("hash_sum", "base") + exp.column("h", "delta"),
             )
             .from_(self.read_stats(ref, base).subquery("base"))
-            .join(after, join_type="cross")
-            .join(before, join_type="cross")
-            .with_("old_winners", as_=old_winners)
-            .with_("new_winners", as_=new_winners)
+            .join(delta_stats.subquery("delta"), join_type="cross")
         )
 
     def create_segment(self, ref: TableRef, segment: int, select: exp.Query) -> exp.Create:
