@@ -30,6 +30,7 @@ from policies.naming import TableRef
 SEGMENT_COLUMN = "_spyne_segment"  # a segment's rank in a version, inside the merge view only
 MANIFEST_TABLE = "spyne_manifest"
 STATS_TABLE = "spyne_version_stats"  # row count and row-hash sum of each segmented version
+HASH_COLUMN = "_spyne_row_hash"  # each segment row's content hash, kept beside it (never shown)
 BATCH_ALIAS, TARGET_ALIAS = "batch", "target"
 
 
@@ -215,8 +216,17 @@ class SegmentStatements:
                 .join(delta_table, using=using, join_type="semi")
             )
 
-        if len(segments) == 1:
-            current: exp.Query = touched(segments[0])
+        stored = [
+            *[_col(k) for k in keys.key],
+            _col(keys.event_time),
+            exp.alias_(_col(HASH_COLUMN), "h"),
+        ]
+        if len(segments) == 1:  # narrow: the key, the event time and the stored hash
+            old_rows: exp.Query = (
+                exp.select(*stored)
+                .from_(self.segment_table(ref, segments[0]))
+                .join(delta_table, using=using, join_type="semi")
+            )
         else:
             ranked: exp.Query | None = None
             for position, segment in enumerate(segments):
@@ -231,7 +241,8 @@ class SegmentStatements:
                 .from_(ranked.subquery("contenders"))
                 .qualify(_rank(keys, tiebreak).eq(exp.Literal.number(1)))
             )
-        batch_rows = exp.select(*picked).from_(delta_table)
+            old_rows = hashed(current)
+        batch_rows = exp.select(*stored).from_(delta_table)
         old_e, new_e = _col(keys.event_time, "old"), _col(keys.event_time, "new")
         absent = _col(keys.key[0], "old").is_(exp.null())
         # the merge rule: event time DESC NULLS LAST, then the later segment (the batch)
@@ -258,8 +269,8 @@ class SegmentStatements:
                     exp.func("coalesce", exp.func("sum", change), exp.Literal.number(0)), "h"
                 ),
             )
-            .from_(hashed(batch_rows).subquery("new"))
-            .join(hashed(current).subquery("old"), on=on, join_type="left")
+            .from_(batch_rows.subquery("new"))
+            .join(old_rows.subquery("old"), on=on, join_type="left")
         )
         return (
             exp.select(
@@ -271,7 +282,12 @@ class SegmentStatements:
         )
 
     def create_segment(self, ref: TableRef, segment: int, select: exp.Query) -> exp.Create:
-        return exp.Create(this=self.segment_table(ref, segment), kind="TABLE", expression=select)
+        """A segment: the rows, and each row's content hash (what a manifest sums) beside it."""
+        row_hash = exp.cast(exp.func("hash", exp.to_identifier("r")), "HUGEINT")
+        with_hash = exp.select(exp.Star(), exp.alias_(row_hash, HASH_COLUMN)).from_(
+            select.subquery("r")
+        )
+        return exp.Create(this=self.segment_table(ref, segment), kind="TABLE", expression=with_hash)
 
     def drop_segment(self, ref: TableRef, segment: int) -> exp.Drop:
         return exp.Drop(tables=[self.segment_table(ref, segment)], kind="TABLE", exists=True)
