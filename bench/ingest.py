@@ -3,11 +3,12 @@
 In a temporary DuckDB warehouse, two bronze tables hold 10,000,000 and 20,000,000 rows (one
 row per key, an event time and six payload columns). A batch of 1,000,000 rows (half new
 keys, half updates of existing keys with a later event time) is upserted into each as a new
-version, through ``Warehouse.upsert_version`` (one segment plus a merge view), and inserted
-raw into a plain table (``INSERT INTO plain SELECT * FROM batch``), alternating, medians;
-the two upserts take turns going first. Also shown, not targeted: the manifest of the new
-version (count and content hash, a scan of the merged rows, which register_build records),
-reading it, compacting it, and what a version built by copying the whole table costs. Last line: JSON with timings and ratios.
+version, through ``Warehouse.upsert_version`` (one segment, a merge view and the version's
+recorded count and content hash), and inserted raw into a plain table (``INSERT INTO plain
+SELECT * FROM batch``), alternating, medians; the two upserts take turns going first. Also
+shown, not targeted: reading the new version's manifest (what register_build records), reading
+all its rows, compacting it, and what a version built by copying the whole table costs. Last
+line: JSON with timings and ratios.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def build_base(warehouse: DuckDBWarehouse, ref: TableRef, rows: int) -> None:
 def aside(
     warehouse: DuckDBWarehouse, con: duckdb.DuckDBPyConnection, name: str, ref: TableRef, n: int
 ) -> dict[str, float]:
-    """What is not targeted: the manifest, a full read, a whole copy, compaction."""
+    """Beside the target: the manifest, a full read, a whole copy, compaction."""
     segment = f"bronze__segments.{ref.name}__seg1"  # the base segment (fixed benchmark names)
     version = f"bronze__shadow.{ref.name}__v{n}"
     return {
