@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from orchestration.catalog import Catalog
     from orchestration.identity import Actor
     from orchestration.lifecycle.service import TableService
+    from orchestration.sources import SourceLocation
     from orchestration.warehouse import Warehouse
     from policies.publishing import PublishingPolicy
     from policies.roles import Operation
@@ -140,6 +141,15 @@ class Runtime:
         assert self.settings.source_path is not None
         return Path(self.settings.source_path)
 
+    @property
+    def source(self) -> SourceLocation:
+        """What ingestion reads: the PostgreSQL source when configured, else the DuckDB file."""
+        if self.settings.source_url:
+            from orchestration.sources import PostgresSource
+
+            return PostgresSource(self.settings.source_url)
+        return self.source_path
+
 
 def open_catalog(s: SpyneSettings) -> Catalog:
     from orchestration.catalog import Catalog
@@ -173,6 +183,7 @@ def runtime() -> Runtime:
             "SPYNE_CATALOG_OWNER_URL",
             "SPYNE_WAREHOUSE_PATH",
             "SPYNE_SOURCE_PATH",
+            "SPYNE_SOURCE_URL",
             "SPYNE_BQ_PROJECT",
             "SPYNE_BQ_LOCATION",
             "SPYNE_BQ_MAX_BYTES",

@@ -63,6 +63,7 @@ class SpyneSettings:
     bigquery_location: str | None = None
     bigquery_max_bytes: int | None = None  # the most one query may scan (dry run) and bill
     dbt_target: str
+    source_url: str | None = None  # a PostgreSQL source (SPYNE_SOURCE_URL); else the DuckDB file
 
     @property
     def is_embedded(self) -> bool:
@@ -147,6 +148,14 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
             details={"variable": "SPYNE_CATALOG_OWNER_URL"},
         )
 
+    source_url = mapping.get("SPYNE_SOURCE_URL", "").strip() or None
+    if source_url is not None and not source_url.startswith("postgresql"):
+        raise ConfigError(
+            "SPYNE_SOURCE_URL must be a postgresql:// URL (the ERP's database); leave it unset "
+            "to read the DuckDB file SPYNE_SOURCE_PATH",
+            details={"variable": "SPYNE_SOURCE_URL"},
+        )
+
     return SpyneSettings(
         env=env,
         home=home,
@@ -161,4 +170,5 @@ def settings_from_mapping(mapping: Mapping[str, str], default_home: str) -> Spyn
         bigquery_location=location,
         bigquery_max_bytes=max_bytes,
         dbt_target=env.value,
+        source_url=source_url,
     )

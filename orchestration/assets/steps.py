@@ -137,7 +137,7 @@ class LayerStep:
                 info, built = svc.ingest(
                     self.actor,
                     ref,
-                    self.rt.source_path,
+                    self.rt.source,
                     tables[ref].source_table,
                     self.context.run_id,
                 )

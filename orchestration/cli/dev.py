@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from orchestration.cli.common import (
     table,
 )
 from orchestration.environment import DBT_PROJECT_DIR
+
+if TYPE_CHECKING:
+    from orchestration.sources import SourceLocation
 
 sample_app = new_app("The deterministic sample ERP source.")
 docs_app = new_app("dbt docs site.")
@@ -79,15 +82,28 @@ def sample_generate(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing source (engineer or admin).")
     ] = False,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres",
+            metavar="URL",
+            help="Write into this PostgreSQL database instead (default: SPYNE_SOURCE_URL).",
+        ),
+    ] = None,
 ) -> None:
     """Write the deterministic Odoo-shaped sample ERP database (an external, READ_ONLY source)."""
-    from orchestration.sample.generator import generate
+    from orchestration.sample.generator import generate, generate_postgres
+    from orchestration.sources import PostgresSource
     from policies.roles import Operation
 
     with refusals():
         rt = runtime()
         rt.require(actor(rt), Operation.GENERATE_SAMPLE, "sample_source")
-        summary = generate(path or rt.source_path, lines=rows, seed=seed, overwrite=force)
+        target = sample_target(rt.source, path, postgres)
+        if isinstance(target, PostgresSource):
+            summary = generate_postgres(target, lines=rows, seed=seed, overwrite=force)
+        else:
+            summary = generate(target, lines=rows, seed=seed, overwrite=force)
     out.print(
         table(
             f"sample source {summary.path}",
@@ -95,6 +111,67 @@ def sample_generate(
             [[name, f"{count:,}"] for name, count in summary.row_counts.items()],
         )
     )
+
+
+@sample_app.command("advance")
+def sample_advance(
+    days: Annotated[int, typer.Option("--days", min=1, help="Business days to append.")] = 1,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same days.")] = 42,
+    path: Annotated[
+        Path | None, typer.Option(help="The DuckDB source (default: SPYNE_SOURCE_PATH).")
+    ] = None,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres",
+            metavar="URL",
+            help="Advance this PostgreSQL source instead (default: SPYNE_SOURCE_URL).",
+        ),
+    ] = None,
+) -> None:
+    """Move the sample ERP forward: new orders, updates, late rows and repeated rows, atomically."""
+    from orchestration.sample.advance import advance
+    from policies.roles import Operation
+
+    with refusals():
+        rt = runtime()
+        rt.require(actor(rt), Operation.GENERATE_SAMPLE, "sample_source")
+        summary = advance(sample_target(rt.source, path, postgres), days, seed)
+    out.print(
+        table(
+            f"sample source {summary.source}: {summary.days[0]} to {summary.days[-1]}",
+            ["change", "rows"],
+            [
+                ["new orders", f"{summary.new_orders:,}"],
+                ["new order lines", f"{summary.new_lines:,}"],
+                ["rows updated in place (later write_date)", f"{summary.updated_rows:,}"],
+                ["late orders (written before the newest row held)", f"{summary.late_orders:,}"],
+                ["order lines delivered twice", f"{summary.duplicated_lines:,}"],
+            ],
+        )
+    )
+
+
+def sample_target(
+    configured: SourceLocation, path: Path | None, postgres: str | None
+) -> SourceLocation:
+    """--path or --postgres when given (not both), else the configured source."""
+    from orchestration.sources import PostgresSource
+    from policies.errors import ValidationFailed
+
+    if path is not None and postgres is not None:
+        raise ValidationFailed(
+            "--path and --postgres name two different sources; pass one of them",
+            details={"options": ["--path", "--postgres"]},
+        )
+    if postgres is not None:
+        if not postgres.startswith("postgresql"):
+            raise ValidationFailed(
+                "--postgres takes a postgresql:// URL",
+                details={"option": "--postgres"},
+            )
+        return PostgresSource(postgres)
+    return path if path is not None else configured
 
 
 @docs_app.command("generate")

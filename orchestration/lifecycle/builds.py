@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from orchestration.catalog import Catalog, VersionInfo
 from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
+from orchestration.sources import SourceLocation
 from orchestration.warehouse import VersionManifest, Warehouse, acting_as
 from policies.naming import Layer, TableRef
 from policies.roles import Operation
@@ -63,10 +62,15 @@ class Builds:
         return info, manifest
 
     def ingest(
-        self, actor: Actor, ref: TableRef, source_path: Path, source_table: str, run_id: str | None
+        self,
+        actor: Actor,
+        ref: TableRef,
+        source: SourceLocation,
+        source_table: str,
+        run_id: str | None,
     ) -> tuple[VersionInfo, VersionManifest]:
         """Land a source table as a new bronze version (engineer, INGESTION_READY)."""
         version = self.allocate_version(actor, ref)
         with acting_as(actor.name):
-            self._warehouse.copy_from_source(source_path, source_table, ref, version)
+            self._warehouse.copy_from_source(source, source_table, ref, version)
         return self.register_build(actor, ref, version, run_id)

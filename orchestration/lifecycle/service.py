@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from orchestration.catalog import Catalog, ModeInfo, TableInfo, VersionInfo
 from orchestration.identity import Actor
@@ -23,6 +22,7 @@ from orchestration.lifecycle.janitor import Janitor
 from orchestration.lifecycle.plans import PromotionPlan
 from orchestration.lifecycle.publish import Publisher
 from orchestration.lifecycle.recovery import Recovery, Settled
+from orchestration.sources import SourceLocation
 from orchestration.warehouse import VersionManifest, Warehouse
 from policies.drift import DriftReport
 from policies.modes import SystemMode
@@ -75,9 +75,14 @@ class TableService:
         return self.builds.register_build(actor, ref, version, run_id)
 
     def ingest(
-        self, actor: Actor, ref: TableRef, source_path: Path, source_table: str, run_id: str | None
+        self,
+        actor: Actor,
+        ref: TableRef,
+        source: SourceLocation,
+        source_table: str,
+        run_id: str | None,
     ) -> tuple[VersionInfo, VersionManifest]:
-        return self.builds.ingest(actor, ref, source_path, source_table, run_id)
+        return self.builds.ingest(actor, ref, source, source_table, run_id)
 
     def version(self, name: str, version: int | None = None) -> VersionInfo:
         return self.publisher.version(name, version)

@@ -31,16 +31,24 @@ from orchestration.sample.products import products
 from orchestration.sample.schema import SOURCE_TABLES
 from orchestration.sample.timeline import ANCHOR_DATE, WINDOW_START
 from orchestration.sample.writer import refuse_to_overwrite, write_source
+from orchestration.sources import PostgresSource
 from policies.errors import ValidationFailed
 
-__all__ = ["ANCHOR_DATE", "SOURCE_TABLES", "WINDOW_START", "SampleSummary", "generate"]
+__all__ = [
+    "ANCHOR_DATE",
+    "SOURCE_TABLES",
+    "WINDOW_START",
+    "SampleSummary",
+    "generate",
+    "generate_postgres",
+]
 
 
 @dataclass(frozen=True)
 class SampleSummary:
     """What was written, so callers can report it without reopening the file."""
 
-    path: Path
+    path: Path | PostgresSource
     seed: int
     lines: int
     anchor_date: date
@@ -74,6 +82,14 @@ def build_tables(lines: int, seed: int) -> dict[str, pa.Table]:
     }
 
 
+def _check_lines(lines: int) -> None:
+    if lines < 1:
+        raise ValidationFailed(
+            f"a sample needs at least 1 order line, got {lines}; pass a positive --rows",
+            details={"lines": lines},
+        )
+
+
 def generate(
     path: Path, lines: int = 5000, seed: int = 42, *, overwrite: bool = False
 ) -> SampleSummary:
@@ -83,11 +99,7 @@ def generate(
     work, and again atomically at the end should one appear meanwhile. Either way the
     file appears complete or not at all (see :mod:`orchestration.sample.writer`).
     """
-    if lines < 1:
-        raise ValidationFailed(
-            f"a sample needs at least 1 order line, got {lines}; pass a positive --rows",
-            details={"lines": lines},
-        )
+    _check_lines(lines)
     path = Path(path)
     if not overwrite:
         refuse_to_overwrite(path)
@@ -96,6 +108,27 @@ def generate(
     write_source(path, tables, overwrite=overwrite)
     return SampleSummary(
         path=path,
+        seed=seed,
+        lines=lines,
+        anchor_date=ANCHOR_DATE,
+        row_counts={name: tables[name].num_rows for name in SOURCE_TABLES},
+    )
+
+
+def generate_postgres(
+    source: PostgresSource, lines: int = 5000, seed: int = 42, *, overwrite: bool = False
+) -> SampleSummary:
+    """Write the same sample into a PostgreSQL database, in one transaction.
+
+    Existing sample tables are refused without ``overwrite`` (``ApprovalRequired``).
+    """
+    from orchestration.sample.postgres import write_postgres
+
+    _check_lines(lines)
+    tables = build_tables(lines, seed)
+    write_postgres(source, tables, overwrite=overwrite)
+    return SampleSummary(
+        path=source,
         seed=seed,
         lines=lines,
         anchor_date=ANCHOR_DATE,

@@ -90,15 +90,20 @@ def _staging(path: Path) -> Iterator[Path]:
         os.close(fd)
 
 
+def load_tables(con: duckdb.DuckDBPyConnection, tables: Mapping[str, pa.Table]) -> None:
+    """Create every source table on ``con`` from the generator's Arrow tables."""
+    for name in SOURCE_TABLES:
+        ddl, load = DDL_AND_LOAD[name]
+        con.execute(ddl)
+        con.register("staged", tables[name])
+        con.execute(load)
+        con.unregister("staged")
+
+
 def _write_tables(path: Path, tables: Mapping[str, pa.Table]) -> None:
     con = duckdb.connect(str(path))
     try:
-        for name in SOURCE_TABLES:
-            ddl, load = DDL_AND_LOAD[name]
-            con.execute(ddl)
-            con.register("staged", tables[name])
-            con.execute(load)
-            con.unregister("staged")
+        load_tables(con, tables)
         con.execute("checkpoint")
     finally:
         con.close()

@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
 
+    from orchestration.sources import SourceLocation
+    from orchestration.warehouse.upserts import UpsertKeys
+
 DATASETS = tuple(s for layer in Layer for s in (layer.value, shadow_schema(layer)))
 
 
@@ -248,12 +251,71 @@ class BigQueryWarehouse:
 
         return read_source_columns(source_path, tables)
 
-    def copy_from_source(
-        self, source_path: Path, source_table: str, ref: TableRef, version: int
+    def upsert_version(
+        self,
+        ref: TableRef,
+        version: int,
+        rows: pa.Table,
+        *,
+        keys: UpsertKeys,
+        base_version: int | None = None,
     ) -> None:
-        from orchestration.warehouse.duckdb_warehouse import read_source_table
+        """Load the batch beside version N, then MERGE it into a zero-copy clone of the base.
 
-        self.create_version_from_rows(ref, version, read_source_table(source_path, source_table))
+        BigQuery bills the MERGE for the batch and the columns it joins on, never a copy of
+        the table. If any step fails, the clone and the batch are dropped again.
+        """
+        import pyarrow.parquet as pq
+
+        from orchestration.warehouse.upserts import segment_statements
+
+        upserts = segment_statements(Dialect.BIGQUERY, self.project)
+        columns = list(rows.column_names)
+        self._ensure_dataset(ref.shadow_schema)
+        data = io.BytesIO()
+        pq.write_table(rows, data)
+        data.seek(0)
+        batch = self._table_id(ref.shadow_schema, f"{ref.version_identifier(version)}__batch")
+        created = False
+        try:
+            self.jobs.load_parquet(
+                data, batch, job_labels("load_batch", ref, version), append=False
+            )
+            if base_version is None:
+                first = upserts.create_from_batch(ref, version, columns, keys)
+                self._run(first, "upsert_version", ref, version, scans_data=True)
+                created = True
+                return
+            clone = self.statements.clone_version(ref, base_version, version)
+            try:
+                self._run(clone, "clone_version", ref, version, scans_data=False)
+            except google_errors.NotFound as exc:
+                raise _missing(ref, base_version) from exc
+            created = True
+            merge = upserts.merge_batch(ref, version, columns, keys)
+            self._run(merge, "upsert_version", ref, version, scans_data=True)
+        except google_errors.Conflict as exc:
+            created = False  # the version was there before: not ours to drop
+            raise _exists(ref, version) from exc
+        except BaseException:
+            if created:
+                self.drop_version(ref, version)
+            raise
+        finally:
+            self._run(
+                upserts.drop_batch(ref, version), "drop_batch", ref, version, scans_data=False
+            )
+
+    def compact_version(self, ref: TableRef, version: int) -> bool:
+        """A MERGEd clone is one table already: nothing to fold."""
+        return False
+
+    def copy_from_source(
+        self, source: SourceLocation, source_table: str, ref: TableRef, version: int
+    ) -> None:
+        from orchestration.sources import read_source_rows
+
+        self.create_version_from_rows(ref, version, read_source_rows(source, source_table))
 
     def drop_version(self, ref: TableRef, version: int) -> None:
         statement = self.statements.drop_version(ref, version)

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from orchestration.warehouse.interface import Descriptions
 from orchestration.warehouse.statements import Dialect, Statements
+from orchestration.warehouse.upserts import SegmentStatements, UpsertKeys
 from policies.naming import Layer, TableRef
 
 SAMPLE_REF = TableRef(Layer.GOLD, "kpis")
@@ -68,6 +69,18 @@ def catalogue(st: Statements, source_path: str = "erp_source.duckdb") -> dict[st
             st.detach_source(SAMPLE_SOURCE_ALIAS),
         ]
         out["list_source_columns"] = [st.list_source_columns()]
+    if st.dialect == Dialect.BIGQUERY:  # DuckDB upserts write segments (duckdb_upserts.py)
+        upserts, keys = SegmentStatements(st), UpsertKeys(("day",), "updated_at")
+        columns = ["day", "amount", "note", "updated_at"]
+        out["upsert_first_version"] = [
+            upserts.create_from_batch(ref, 6, columns, keys),
+            upserts.drop_batch(ref, 6),
+        ]
+        out["upsert_onto_a_clone"] = [
+            st.clone_version(ref, 6, 7),
+            upserts.merge_batch(ref, 7, columns, keys),
+            upserts.drop_batch(ref, 7),
+        ]
     out |= {
         "drop_view": [st.drop_view(ref)],
         "drop_version": [st.drop_version(ref, 4)],

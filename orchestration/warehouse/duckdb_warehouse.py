@@ -47,11 +47,14 @@ from policies.errors import (
     StorageUnavailable,
     WarehouseBusy,
 )
-from policies.naming import TableRef
+from policies.naming import Layer, TableRef
 from policies.settings import WarehouseKind
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from orchestration.sources import SourceLocation
+    from orchestration.warehouse.upserts import UpsertKeys
 
 LOCK_WAIT_SECONDS = 60.0
 ROWS_NAME = "spyne_rows"  # a batch of rows is registered on the connection under this name
@@ -278,8 +281,14 @@ class DuckDBWarehouse:
                     f"version {version} of {ref} does not exist in the warehouse",
                     details={"table": str(ref), "version": version},
                 )
-            ((row_count, row_hash),) = _rows(con, STATEMENTS.content_hash(ref, version))
-        return manifest_of(self.kind, int(str(row_count)), schema, int(str(row_hash)))
+            from orchestration.warehouse.duckdb_upserts import stored_stats
+
+            # An upserted version recorded its count and hash when written (O(batch)).
+            stored = stored_stats(con, ref, version) if ref.layer == Layer.BRONZE else None
+            if stored is None:
+                ((row_count, row_hash), *_) = _rows(con, STATEMENTS.content_hash(ref, version))
+                stored = int(str(row_count)), int(str(row_hash))
+        return manifest_of(self.kind, stored[0], schema, stored[1])
 
     def descriptions(self, ref: TableRef, version: int | None) -> Descriptions:
         with self.connect() as con:
@@ -327,8 +336,36 @@ class DuckDBWarehouse:
                 con.unregister(ROWS_NAME)
 
     def drop_version(self, ref: TableRef, version: int) -> None:
+        from orchestration.warehouse.duckdb_upserts import drop_segmented
+
         with self.connect() as con:
-            _run(con, STATEMENTS.drop_version(ref, version))
+            if not drop_segmented(con, ref, version):
+                _run(con, STATEMENTS.drop_version(ref, version))
+
+    def upsert_version(
+        self,
+        ref: TableRef,
+        version: int,
+        rows: pa.Table,
+        *,
+        keys: UpsertKeys,
+        base_version: int | None = None,
+    ) -> None:
+        """One segment (the batch, latest per key) and one merge view, in one transaction."""
+        from orchestration.warehouse.duckdb_upserts import upsert
+
+        with self.connect() as con, _written_once(ref, version):
+            con.register(ROWS_NAME, rows)
+            try:
+                upsert(con, ref, version, exp.table_(ROWS_NAME), keys, base_version)
+            finally:
+                con.unregister(ROWS_NAME)
+
+    def compact_version(self, ref: TableRef, version: int) -> bool:
+        from orchestration.warehouse.duckdb_upserts import compact
+
+        with self.connect() as con:
+            return compact(con, ref, version)
 
     # -- canonical views -----------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:
@@ -393,9 +430,16 @@ class DuckDBWarehouse:
 
     # -- ingestion -----------------------------------------------------------------------
     def copy_from_source(
-        self, source_path: Path, source_table: str, ref: TableRef, version: int
+        self, source: SourceLocation, source_table: str, ref: TableRef, version: int
     ) -> None:
-        """Land a READ_ONLY source table as a new bronze version (the source is attached read-only)."""
+        """Land a READ_ONLY source table as a new bronze version (a DuckDB file is attached
+        read-only; a PostgreSQL source is read with one ``COPY`` and loaded as rows)."""
+        if not isinstance(source, Path):
+            from orchestration.sources import read_source_rows
+
+            self.create_version_from_rows(ref, version, read_source_rows(source, source_table))
+            return
+        source_path = source
         if not source_path.exists():
             raise NotFound(
                 f"the source database {source_path} does not exist; run `spyne sample generate`",

@@ -31,6 +31,9 @@ from policies.settings import WarehouseKind
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from orchestration.sources import SourceLocation
+    from orchestration.warehouse.upserts import UpsertKeys
+
 _PRINCIPAL: ContextVar[str | None] = ContextVar("spyne_warehouse_principal", default=None)
 
 
@@ -204,9 +207,9 @@ class Warehouse(Protocol):
         ...
 
     def copy_from_source(
-        self, source_path: Path, source_table: str, ref: TableRef, version: int
+        self, source: SourceLocation, source_table: str, ref: TableRef, version: int
     ) -> None:
-        """Land a READ_ONLY source table (a DuckDB file) as a new bronze version."""
+        """Land a READ_ONLY source table (a DuckDB file or PostgreSQL) as a new bronze version."""
         ...
 
     def drop_version(self, ref: TableRef, version: int) -> None: ...
@@ -216,6 +219,26 @@ class Warehouse(Protocol):
     ) -> dict[str, tuple[Column, ...]]:
         """The live columns of READ_ONLY source tables, from their information schema (no data
         read); a table the source lacks is absent. Types are spelled in the source's dialect."""
+        ...
+
+    def upsert_version(
+        self,
+        ref: TableRef,
+        version: int,
+        rows: pa.Table,
+        *,
+        keys: UpsertKeys,
+        base_version: int | None = None,
+    ) -> None:
+        """Version N = ``base_version`` + the batch, latest row per key (see :mod:`.upserts`).
+
+        Costs the batch, not the table: DuckDB writes one segment and a merge view, BigQuery
+        MERGEs into a zero-copy clone. Nothing is left behind when it fails.
+        """
+        ...
+
+    def compact_version(self, ref: TableRef, version: int) -> bool:
+        """Fold an upserted version's segments into one, rows unchanged; False: nothing to do."""
         ...
 
     # -- canonical views -------------------------------------------------------------------

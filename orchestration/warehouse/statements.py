@@ -20,6 +20,8 @@ from orchestration.warehouse.interface import Descriptions
 from policies.naming import Layer, TableRef, shadow_schema
 
 VERSION_TABLE_TYPES = ("BASE TABLE", "CLONE")  # a BigQuery version may be a zero-copy clone
+# A DuckDB version may be a view over its segments (an upsert, see upserts.py).
+DUCKDB_VERSION_TYPES = ("BASE TABLE", "VIEW")
 HASH_ALIAS = "t"
 
 
@@ -192,6 +194,8 @@ class Statements:
 
     # -- information schema ------------------------------------------------------------------
     def _is_version(self) -> exp.Expr:
+        if self.dialect == Dialect.DUCKDB:
+            return _in("table_type", DUCKDB_VERSION_TYPES)
         return _in("table_type", VERSION_TABLE_TYPES)
 
     def list_versions(self, ref: TableRef) -> exp.Select:

@@ -236,7 +236,15 @@ class FakeBigQueryClient:
     # -- running -------------------------------------------------------------------------
     def _execute(self, statement: exp.Expr) -> tuple[list[str], list[tuple[Any, ...]]]:
         from tests.bigquery_fake.ddl import create, drop
+        from tests.bigquery_fake.dml import create_from_query, merge
 
+        if isinstance(statement, exp.Merge):
+            merge(self.state, statement)
+            return [], []
+        query = statement.expression if isinstance(statement, exp.Create) else None
+        if isinstance(query, exp.Select) and query.args.get("qualify") is not None:
+            create_from_query(self.state, statement)  # type: ignore[arg-type]
+            return [], []
         if isinstance(statement, exp.Create):
             create(self.state, statement)
             return [], []

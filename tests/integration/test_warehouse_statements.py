@@ -15,6 +15,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 import sqlglot
+from sqlglot import exp
 
 from orchestration.warehouse.catalogue import SAMPLE_REF, SAMPLE_ROWS, catalogue
 from orchestration.warehouse.reading import version_in_view_sql
@@ -72,6 +73,8 @@ def test_bigquery_never_gets_a_duckdb_only_statement() -> None:
         for statement in statements:
             sql = BIGQUERY.render(statement)
             for word in ("ATTACH", "DETACH", "COMMENT ON", "HUGEINT", "INT128", "INSERT"):
+                if word == "INSERT" and isinstance(statement, exp.Merge):
+                    continue  # a MERGE's WHEN NOT MATCHED THEN INSERT is BigQuery's own
                 assert word not in sql.upper(), (name, sql)
 
 
