@@ -20,6 +20,7 @@ from orchestration.catalog.audit import AuditLog, ChainVerdict
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
+from orchestration.catalog.joins import Joins
 from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
 from orchestration.catalog.principals import Principals
@@ -64,6 +65,7 @@ class Catalog:
         self.run_grants = RunGrants(self._db)
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
+        self.joins = Joins(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

@@ -41,6 +41,9 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "table_versions",
     "intents",
     "dead_letters",
+    "join_profiles",
+    "join_candidates",
+    "accepted_joins",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's

@@ -21,8 +21,8 @@ from policies.errors import ConfigError, IntegrityViolation, NotInitialized, Sto
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration; tests/integration/test_catalog.py checks it against Alembic's head.
-HEAD = "0003"
-KNOWN_REVISIONS = ("0001", "0002", "0003")
+HEAD = "0007"
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0007")
 
 
 def alembic_config() -> object:
