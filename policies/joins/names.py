@@ -32,9 +32,7 @@ def key_named(column: str) -> bool:
     if not words:
         return False
     last = words[-1]
-    return last in KEY_SUFFIXES or any(
-        last.endswith(s) and len(last) > len(s) + 1 for s in ("id", "key")
-    )
+    return last in KEY_SUFFIXES or (last.endswith("key") and len(last) > 4)
 
 
 def singular(word: str) -> str:
@@ -70,10 +68,8 @@ def entity(column: str) -> list[str]:
     words = tokens(rest)
     if len(words) > 1 and words[-1] in KEY_SUFFIXES:
         return [singular(w) for w in words[:-1]]
-    if len(words) == 1:
-        for suffix in KEY_SUFFIXES:
-            if words[0].endswith(suffix) and len(words[0]) > len(suffix) + 1:
-                return [singular(words[0][: -len(suffix)])]
+    if len(words) == 1 and words[0].endswith("key") and len(words[0]) > 4:
+        return [singular(words[0][:-3])]  # TPC-H's custkey
     return []
 
 
