@@ -48,6 +48,12 @@ class Operation(StrEnum):
     MANAGE_KEYS = "manage_keys"
     VIEW_DEAD_LETTERS = "view_dead_letters"  # runs whose retries are used up (spyne runs)
     REQUEUE_RUN = "requeue_run"  # launch a dead-lettered run again, acting as oneself
+    # Joins: discovery suggests, an engineer may propose, an admin decides.
+    DISCOVER_JOINS = "discover_joins"  # profile tables, list and show join candidates
+    PROPOSE_JOIN = "propose_join"  # ask an admin to accept a candidate
+    ACCEPT_JOIN = "accept_join"  # write the join as a reviewed dbt model
+    REJECT_JOIN = "reject_join"  # refuse a candidate (remembered for its table versions)
+    DEPRECATE_JOIN = "deprecate_join"  # retire an accepted join's version
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -73,6 +79,11 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.MANAGE_KEYS: _ADMINS,
     Operation.VIEW_DEAD_LETTERS: _ENGINEERS,
     Operation.REQUEUE_RUN: _ADMINS,
+    Operation.DISCOVER_JOINS: frozenset(Role),
+    Operation.PROPOSE_JOIN: _ENGINEERS,
+    Operation.ACCEPT_JOIN: _ADMINS,
+    Operation.REJECT_JOIN: _ADMINS,
+    Operation.DEPRECATE_JOIN: _ADMINS,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from orchestration.cli import audit, auth, dev, gates, install, mode, runs, tables
 from orchestration.cli.common import new_app
+from orchestration.cli.joins import app as joins_app
 
 app = new_app("Spyne: an enterprise-safe data platform on dbt + Dagster.")
 app.command("init")(install.init)
@@ -23,5 +24,6 @@ app.add_typer(gates.app, name="gates")
 app.add_typer(runs.app, name="runs")
 app.add_typer(dev.sample_app, name="sample")
 app.add_typer(dev.docs_app, name="docs")
+app.add_typer(joins_app, name="joins")
 
 __all__ = ["app"]
