@@ -305,8 +305,12 @@ class Joins:
         rationale: str,
         actor: str,
         stats: dict[str, Any],
+        at_least: int = 1,
     ) -> AcceptedJoinInfo:
-        """Record the intent to accept (state pending) with the model's next version number."""
+        """Record the intent to accept (state pending) with the model's next version number.
+
+        ``at_least``: versions the dbt project already holds (reviewed code from elsewhere).
+        """
         with self._db.session(write=True) as s:
             row = s.get(JoinCandidateRow, candidate.id)
             if row is None:
@@ -324,7 +328,7 @@ class Joins:
             )
             accepted = AcceptedJoinRow(
                 model_name=model_name,
-                version=int(top or 0) + 1,
+                version=max(int(top or 0) + 1, at_least),
                 candidate_id=candidate.id,
                 join_type=join_type,
                 rationale=rationale,

@@ -229,3 +229,49 @@ def reject(
         me = actor(rt)
         found = reject_candidate(rt.catalog, me, candidate, reason)
     out.print(f"{found.id} rejected by {me.name}: {reason}")
+
+
+@app.command("accept")
+def accept(
+    candidate: Annotated[str, typer.Argument(help="A candidate id (jc_...).")],
+    rationale: Annotated[
+        str, typer.Option("--rationale", help="Why this join is right (kept in the model).")
+    ],
+    join_type: Annotated[
+        str, typer.Option("--join-type", help="left (every child row) or inner.")
+    ] = "left",
+) -> None:
+    """Accept a candidate (admin): measured again, then written as a versioned dbt model."""
+    from orchestration.environment import DBT_PROJECT_DIR
+    from orchestration.joins.acceptance import accept as accept_candidate
+    from orchestration.joins.codegen import sql_path
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        done = accept_candidate(
+            rt.catalog, rt.warehouse, me, candidate, rationale, join_type, DBT_PROJECT_DIR
+        )
+    path = sql_path(DBT_PROJECT_DIR, done.model_name, done.version)
+    out.print(
+        f"{candidate} accepted by {me.name} as {done.model_name} v{done.version} "
+        f"({done.join_type} join): {path}"
+    )
+
+
+@app.command("deprecate")
+def deprecate(
+    join: Annotated[
+        str, typer.Argument(help="An accepted join: MODEL (its ACTIVE version) or MODEL:vN.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why it is retired.")],
+) -> None:
+    """Deprecate an accepted join's version (admin): kept in the project with a deprecation date."""
+    from orchestration.environment import DBT_PROJECT_DIR
+    from orchestration.joins.acceptance import deprecate as deprecate_join
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        done = deprecate_join(rt.catalog, me, join, reason, DBT_PROJECT_DIR)
+    out.print(f"{done.model_name} v{done.version} deprecated by {me.name}: {reason}")

@@ -55,6 +55,18 @@ Rows = list[tuple[object, ...]]
 Runner = Callable[[exp.Query], Rows]
 
 
+# Types built once: parsing a type name on every column is most of a statement's build time.
+_TYPES = {
+    name: exp.DataType.build(name, dialect=dialect)
+    for name, dialect in (
+        ("STRING", "bigquery"),
+        ("BIGINT", "duckdb"),
+        ("VARCHAR", "duckdb"),
+        ("UBIGINT", "duckdb"),
+    )
+}
+
+
 def _c(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
@@ -84,11 +96,13 @@ class ProfileStatements:
     def _hash(self, column: Column) -> exp.Expr:
         """A value's 64-bit hash; integers of any width hash alike, strings as text."""
         if self.bigquery:
-            text = exp.cast(_c(column.name), "STRING", dialect="bigquery")
-            return exp.func("FARM_FINGERPRINT", text)
+            text = exp.Cast(this=_c(column.name), to=_TYPES["STRING"].copy())
+            return exp.FarmFingerprint(expressions=[text])
         family = type_family(column.data_type)
-        target = "BIGINT" if family == TypeFamily.INTEGER else "VARCHAR"
-        return exp.func("hash", exp.cast(_c(column.name), target))
+        target = _TYPES["BIGINT" if family == TypeFamily.INTEGER else "VARCHAR"]
+        return exp.Anonymous(
+            this="hash", expressions=[exp.Cast(this=_c(column.name), to=target.copy())]
+        )
 
     def column_stats(
         self, table: exp.Table, columns: Sequence[Column], exact: Sequence[bool]
@@ -103,14 +117,14 @@ class ProfileStatements:
                 if family not in KEY_FAMILIES
                 else exp.Count(this=exp.Distinct(expressions=[value.copy()]))
                 if exact[i]
-                else exp.func("APPROX_COUNT_DISTINCT", value.copy())
+                else exp.ApproxDistinct(this=value.copy())
             )
             ordered = family in ORDERED
             out += [
-                _alias(exp.func("count", value.copy()), f"c{i}_non_null"),
+                _alias(exp.Count(this=value.copy()), f"c{i}_non_null"),
                 _alias(distinct, f"c{i}_distinct"),
-                _alias(exp.func("min", value.copy()) if ordered else exp.null(), f"c{i}_min"),
-                _alias(exp.func("max", value.copy()) if ordered else exp.null(), f"c{i}_max"),
+                _alias(exp.Min(this=value.copy()) if ordered else exp.null(), f"c{i}_min"),
+                _alias(exp.Max(this=value.copy()) if ordered else exp.null(), f"c{i}_max"),
             ]
         return exp.select(*out).from_(table.copy())
 
@@ -124,7 +138,7 @@ class ProfileStatements:
                 threshold = int(rate * HASH_SPACE) - (SIGNED_OFFSET if self.bigquery else 0)
                 limit: exp.Expr = _num(threshold)
                 if not self.bigquery:
-                    limit = exp.cast(limit, "UBIGINT", dialect="duckdb")
+                    limit = exp.Cast(this=limit, to=_TYPES["UBIGINT"].copy())
                 keep = exp.and_(keep, exp.LT(this=h.copy(), expression=limit))
             if self.bigquery:
                 picked = exp.If(this=keep, true=h, false=exp.null())
@@ -133,7 +147,7 @@ class ProfileStatements:
                 )
             else:  # DuckDB: deduplicating the kept list is 2-5x faster than a DISTINCT aggregate
                 kept = exp.Filter(this=exp.ArrayAgg(this=h), expression=exp.Where(this=keep))
-                agg = exp.func("list_distinct", kept)
+                agg = exp.Anonymous(this="list_distinct", expressions=[kept])
             out.append(_alias(agg, f"c{i}_sketch"))
         return exp.select(*out).from_(table.copy())
 
