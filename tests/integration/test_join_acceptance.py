@@ -16,6 +16,7 @@ import duckdb
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from orchestration.assets.project import table_name
 from orchestration.catalog.joins import CandidateInfo
 from orchestration.environment import DBT_PROJECT_DIR
 from orchestration.identity import Actor, current_actor
@@ -144,6 +145,7 @@ def test_an_accepted_join_parses_builds_and_passes_its_tests(platform: dict[str,
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     node = manifest["nodes"][f"model.spyne.{MODEL}.v1"]
     assert node["config"]["meta"]["spyne"]["join_id"] == MODEL
+    assert table_name(node) == f"{MODEL}_v1", "each dbt model version is its own Spyne table"
     built = dbt(
         project, warehouse, "build", "--select", f"{MODEL}", versions={f"joins.{MODEL}_v1": 1}
     )

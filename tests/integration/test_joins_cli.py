@@ -171,3 +171,25 @@ def test_precision_and_recall_on_generated_schemas_with_decoys(tmp_path: Path) -
     sparse = next(c for c in found if c["child_columns"] == ["sales_employee_id"])
     assert sparse["null_pct"] == 70.0 and "warning" in sparse["flags"]
     assert all(c["child_columns"] != ["priority"] for c in found), "small integers are decoys"
+
+
+def test_the_candidates_asset_shows_discovery_in_the_ui(
+    platform: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from orchestration.assets.join_candidates import CANDIDATES_KEY, join_candidates
+    from orchestration.assets.resources import SpyneResource
+
+    monkeypatch.setenv("SPYNE_SERVICE_KEY", platform["eng"])
+    result = materialize(
+        [join_candidates],
+        resources={"spyne": SpyneResource.from_environment()},
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (event,) = result.asset_materializations_for_node(join_candidates.op.name)
+    assert event.asset_key == CANDIDATES_KEY
+    metadata = event.metadata
+    assert metadata["count"].value == 1 and metadata["tables"].value == 2
+    assert "silver.orders(customer_id)" in str(metadata["candidates"].value)
