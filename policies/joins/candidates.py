@@ -1,6 +1,7 @@
 """Which column pairs are worth scoring: blocking, so cost grows with columns, not their square.
 
-Parents are keys (unique columns; two-column keys where a table has no single one). A child
+Pairs are looked for within one layer (schema). Parents are keys (unique columns; two-column
+keys where a table has no single one). A child
 column meets only the parents its name points at (an index on table words) and, when the
 caller asks for confidences low enough for value overlap alone, the parents its sketch shares
 hashes with (an inverted index on sampled hashes). Pairs of different type families, with
@@ -88,9 +89,15 @@ def _small(parent: ColumnProfile) -> bool:
     return parent.family == TypeFamily.INTEGER and top is not None and abs(top) <= SMALL_INTEGER
 
 
+def same_layer(child_table: str, parent_table: str) -> bool:
+    """Joins are proposed within one layer (schema): across layers a key is lineage, not a join
+    to review (gold.revenue.customer_id comes from silver.customers)."""
+    return child_table.rpartition(".")[0] == parent_table.rpartition(".")[0]
+
+
 def _evidence(child_table: TableProfile, child: ColumnProfile, p: _Parent) -> PairEvidence | None:
     parent = p.column
-    if child.family != parent.family:
+    if child.family != parent.family or not same_layer(child_table.table, p.table.table):
         return None
     if child_table.table == p.table.table and child.name == parent.name:
         return None
@@ -173,6 +180,8 @@ def composite_pairs(profiles: Sequence[TableProfile]) -> list[PairEvidence]:
             pa, pb = parent.column(a), parent.column(b)
             for child, ca in by_rest.get(_rest(a), []):
                 if child.table == parent.table or not _same_key(ca.name, a):
+                    continue
+                if not same_layer(child.table, parent.table):
                     continue
                 cb = next((c for c in child.columns if c.key_like and _same_key(c.name, b)), None)
                 if cb is None or ca.family != pa.family or cb.family != pb.family:
