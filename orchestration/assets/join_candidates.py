@@ -5,7 +5,6 @@ candidates in SQL and stores them in the catalog; its metadata is the candidate 
 reads before `spyne joins accept`. It suggests only: nothing reads a candidate.
 """
 
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
 from orchestration.assets.resources import SpyneResource, as_failure

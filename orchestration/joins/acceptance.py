@@ -166,12 +166,16 @@ def accept(
             c.name for c in warehouse.columns(parent_ref, versions[1]) if c.name not in keys
         )
         child_key = _child_key(catalog, warehouse, candidate.child_table, versions[0])
+        child_all = tuple(
+            c.name for c in warehouse.columns(parse_table_ref(candidate.child_table), versions[0])
+        )
 
         def spec(version: int) -> codegen.JoinSpec:
             review = _review(candidate, model, version, actor.name, rationale, now, versions)
             return codegen.JoinSpec(
                 model, version, candidate.child_table, candidate.child_columns,
-                candidate.parent_table, candidate.parent_columns, shown, child_key, kind, review,
+                candidate.parent_table, candidate.parent_columns, child_all, shown, child_key,
+                kind, review,
             )  # fmt: skip
 
         latest = max(on_disk) if on_disk else 0
@@ -228,3 +232,60 @@ def deprecate(
                     entry["deprecation_date"] = datetime.now(UTC).date().isoformat()
             codegen.write_atomically(codegen.yml_path(project, model), codegen.dump_model(existing))
         return catalog.joins.deprecate(model, row.version, actor.name, reason)
+
+
+def reviewed_joins(project: Path) -> dict[str, dict[str, object]]:
+    """The latest version of each join model the project holds: model -> its join and review."""
+    out: dict[str, dict[str, object]] = {}
+    for path in sorted((project / "models" / "joins").glob("jn_*.yml")):
+        model = codegen.read_model(project, path.stem)
+        versions = codegen.versions_in(model)
+        if model is None or not versions:
+            continue
+        latest = versions[int(model.get("latest_version") or max(versions))]
+        out[path.stem] = dict(((latest.get("config") or {}).get("meta") or {}).get("spyne") or {})
+    return out
+
+
+def accept_reviewed(
+    catalog: Catalog, warehouse: Warehouse, actor: Actor, project: Path
+) -> list[AcceptedJoinInfo]:
+    """Accept on this install the joins the project already holds as reviewed code.
+
+    A new install learns its joins from the code: each model's latest version is matched with a
+    candidate discovered now (same tables, columns), measured again and accepted as that same
+    version, without rewriting its files. Models already ACTIVE here are left as they are.
+    """
+    from orchestration.joins.review import discover_on_platform
+
+    reviewed = reviewed_joins(project)
+    active = {a.model_name for a in catalog.joins.accepted() if a.state == "ACTIVE"}
+    wanted = {name: r for name, r in reviewed.items() if name not in active}
+    if not wanted:
+        return []
+    found = discover_on_platform(catalog, warehouse, actor, min_confidence=0.5)
+    done: list[AcceptedJoinInfo] = []
+    for name, review in wanted.items():
+        join = dict(review.get("join") or {})  # type: ignore[call-overload]
+        match = next(
+            (
+                c
+                for c in found.candidates
+                if c.child_table == join.get("child")
+                and list(c.child_columns) == join.get("child_columns")
+                and c.parent_table == join.get("parent")
+                and list(c.parent_columns) == join.get("parent_columns")
+            ),
+            None,
+        )
+        if match is None:
+            raise NotFound(
+                f"the reviewed join {name} was not found among the candidates discovered on "
+                "this install's ACTIVE tables; run `spyne joins discover` to see why",
+                details={"model": name, "join": join},
+            )
+        rationale = str(review.get("rationale") or "reviewed code")
+        done.append(
+            accept(catalog, warehouse, actor, match.id, rationale, str(join["join_type"]), project)
+        )
+    return done

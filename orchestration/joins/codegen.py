@@ -36,7 +36,8 @@ class JoinSpec:
     child_columns: tuple[str, ...]
     parent_table: str
     parent_columns: tuple[str, ...]
-    parent_shown: tuple[str, ...]  # parent columns carried onto each child row
+    child_all: tuple[str, ...]  # every column of the child, carried as they are
+    parent_shown: tuple[str, ...]  # parent columns carried onto each child row, prefixed
     child_key: str | None  # the child's own unique key, when it has one
     join_type: JoinType
     review: Mapping[str, Any]  # meta.spyne: who, when, why, candidate, confidence, stats
@@ -103,7 +104,13 @@ def render_sql(spec: JoinSpec) -> str:
 
 
 def _tests(spec: JoinSpec, orphans: bool, nulls: bool) -> tuple[list[Any], list[Any]]:
-    columns: list[dict[str, Any]] = [{"include": "all"}]
+    """Every column of the model (the gate's column set), with the join's tests on the keys."""
+    columns: dict[str, dict[str, Any]] = {
+        c: {"name": c, "description": f"{c} of the {spec.child_table} row."} for c in spec.child_all
+    }
+    for c in spec.parent_shown:
+        name = f"{spec.parent_name}_{c}"
+        columns[name] = {"name": name, "description": f"{c} of the {spec.parent_table} row."}
     guard = {
         "spyne_join_fan_out": {
             "arguments": {
@@ -112,8 +119,10 @@ def _tests(spec: JoinSpec, orphans: bool, nulls: bool) -> tuple[list[Any], list[
                 if parse_table_ref(spec.parent_table).layer != Layer.BRONZE
                 else f"source('bronze', '{spec.parent_name}')",
                 "fields": list(spec.parent_columns),
+                # Explosive above 100, or above twice the fan-out accepted at review.
                 "max_fan_out": max(
-                    MAX_FAN_OUT_GUARD, int(spec.review.get("stats", {}).get("max_fan_out", 0))
+                    MAX_FAN_OUT_GUARD,
+                    2 * int(spec.review.get("stats", {}).get("max_fan_out", 0)),
                 ),
             }
         }
@@ -134,10 +143,13 @@ def _tests(spec: JoinSpec, orphans: bool, nulls: bool) -> tuple[list[Any], list[
         ]
         if not nulls:
             tests.append("not_null")
-        columns.append({"name": key, "data_tests": tests})
+        columns.setdefault(key, {"name": key})["data_tests"] = tests
     if spec.child_key and spec.child_key not in spec.child_columns:
-        columns.append({"name": spec.child_key, "data_tests": ["unique", "not_null"]})
-    return columns, [guard]
+        columns.setdefault(spec.child_key, {"name": spec.child_key})["data_tests"] = [
+            "unique",
+            "not_null",
+        ]
+    return list(columns.values()), [guard]
 
 
 def version_entry(spec: JoinSpec) -> dict[str, Any]:
