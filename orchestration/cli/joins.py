@@ -255,7 +255,9 @@ def accept(
     path = sql_path(DBT_PROJECT_DIR, done.model_name, done.version)
     out.print(
         f"{candidate} accepted by {me.name} as {done.model_name} v{done.version} "
-        f"({done.join_type} join): {path}"
+        f"({done.join_type} join): {path}\n"
+        "next: review and commit the files, `spyne gates generate` for its gate suite; the "
+        "joins layer builds it like every model"
     )
 
 
