@@ -107,6 +107,19 @@ def _promote_pending(rt: Runtime, admin: Actor, layer: Layer, report: LayerRepor
             )
 
 
+def _accept_joins(rt: Runtime, admin: Actor, say: DemoObserver) -> None:
+    """The sample's true joins, accepted as the local admin: the reviewed models of models/joins."""
+    from orchestration.environment import DBT_PROJECT_DIR
+    from orchestration.joins.acceptance import accept_reviewed
+
+    for done in accept_reviewed(rt.catalog, rt.warehouse, admin, DBT_PROJECT_DIR):
+        say.layer_step(
+            Layer.JOINS.value,
+            f"accepted {done.model_name} v{done.version} as {admin.name} "
+            f"(`spyne joins accept {done.candidate_id}`)",
+        )
+
+
 def run_demo(
     lines: int = 5000,
     seed: int = 42,
@@ -162,6 +175,8 @@ def run_demo(
             layer_started = time.monotonic()
             report = LayerReport(layer.value)
             say.layer_started(layer.value, len(tables_in(layer)))
+            if layer == Layer.JOINS:
+                _accept_joins(rt, admin, say)
             say.layer_step(layer.value, f"build, gates, publish (Dagster job {job_name})")
             # dbt's console output goes to the log file; the demo prints a summary instead.
             # The run acts as the admin who launched it, proven by a grant bound to its id.

@@ -55,6 +55,12 @@ class Operation(StrEnum):
     ACK_ALERT = "ack_alert"  # acknowledge an alert under one's own name
     CHECK_DRIFT = "check_drift"  # compare sources' live schemas with their expected ones
     REPLAY_INGEST = "replay_ingest"  # a replay or backfill for real, after its dry run
+    # Joins: discovery suggests, an engineer may propose, an admin decides.
+    DISCOVER_JOINS = "discover_joins"  # profile tables, list and show join candidates
+    PROPOSE_JOIN = "propose_join"  # ask an admin to accept a candidate
+    ACCEPT_JOIN = "accept_join"  # write the join as a reviewed dbt model
+    REJECT_JOIN = "reject_join"  # refuse a candidate (remembered for its table versions)
+    DEPRECATE_JOIN = "deprecate_join"  # retire an accepted join's version
 
 
 _ENGINEERS = frozenset({Role.ENGINEER, Role.ADMIN})
@@ -87,6 +93,11 @@ MATRIX: dict[Operation, frozenset[Role]] = {
     Operation.ACK_ALERT: _ENGINEERS,
     Operation.CHECK_DRIFT: _ENGINEERS,
     Operation.REPLAY_INGEST: _ADMINS,
+    Operation.DISCOVER_JOINS: frozenset(Role),
+    Operation.PROPOSE_JOIN: _ENGINEERS,
+    Operation.ACCEPT_JOIN: _ADMINS,
+    Operation.REJECT_JOIN: _ADMINS,
+    Operation.DEPRECATE_JOIN: _ADMINS,
 }
 
 

@@ -143,6 +143,11 @@ def model_layer(props: Mapping[str, Any]) -> Layer:
     return parse_layer(props["fqn"][1])
 
 
+def table_name(props: Mapping[str, Any]) -> str:
+    """A model's table: its name, or for a dbt model version its relation (``<name>_v<N>``)."""
+    return str(props.get("alias") or props["name"])
+
+
 def is_table_model(props: Mapping[str, Any]) -> bool:
     """A dbt model that is a promotable table (every model except ephemeral ones)."""
     return (
@@ -200,7 +205,7 @@ def model_refs(layer: Layer, m: Mapping[str, Any] | None = None) -> list[TableRe
 
         return layer_specs(layer).refs if layer in DBT_LAYERS else []
     return sorted(
-        TableRef(layer, node["name"])
+        TableRef(layer, table_name(node))
         for node in m["nodes"].values()
         if is_table_model(node) and model_layer(node) == layer
     )
@@ -224,7 +229,7 @@ def node_for(ref: TableRef, m: Mapping[str, Any] | None = None) -> dict[str, Any
     for node in m["nodes"].values():
         if (
             node["resource_type"] == "model"
-            and node["name"] == ref.name
+            and table_name(node) == ref.name
             and model_layer(node) == ref.layer
         ):
             return dict(node)

@@ -27,6 +27,7 @@ from orchestration.assets.project import (
     model_layer,
     ref_for_key,
     shadow_key,
+    table_name,
 )
 from policies.errors import SpyneError
 from policies.naming import Layer, TableRef
@@ -50,7 +51,7 @@ class SpyneTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
-        return shadow_key(TableRef(model_layer(dbt_resource_props), dbt_resource_props["name"]))
+        return shadow_key(TableRef(model_layer(dbt_resource_props), table_name(dbt_resource_props)))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":

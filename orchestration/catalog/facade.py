@@ -23,6 +23,7 @@ from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.dry_runs import DryRuns
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
+from orchestration.catalog.joins import Joins
 from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
 from orchestration.catalog.notifications import Notifications
@@ -79,6 +80,7 @@ class Catalog:
         # The contract registry and the replay/backfill dry runs (claimed once).
         self.contracts = Contracts(self._db)
         self.dry_runs = DryRuns(self._db, self.audit_log)
+        self.joins = Joins(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

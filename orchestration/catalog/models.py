@@ -53,6 +53,9 @@ UPDATABLE_TABLES: tuple[str, ...] = (
     "notification_deliveries",
     "source_drift_reports",
     "dry_runs",
+    "join_profiles",
+    "join_candidates",
+    "accepted_joins",
 )
 
 # Alembic's bookkeeping table for the catalog. Not the default "alembic_version": Dagster's

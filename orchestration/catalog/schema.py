@@ -22,7 +22,7 @@ from policies.errors import ConfigError, IntegrityViolation, NotInitialized, Sto
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # The newest migration; tests/integration/test_catalog.py checks it against Alembic's head.
 HEAD = "0008"
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0006", "0008")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0006", "0007", "0008")
 
 
 def alembic_config() -> object:

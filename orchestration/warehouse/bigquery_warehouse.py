@@ -30,12 +30,14 @@ from orchestration.warehouse.bigquery_jobs import BigQueryClient, Jobs, job_labe
 from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
+    JoinSide,
     QueryResult,
     RowEstimate,
     VersionManifest,
     WarehouseInventory,
     manifest_of,
 )
+from orchestration.warehouse.profiling import ProfileStatements, join_stats, profile_table
 from orchestration.warehouse.reading import (
     inventory_of,
     read_only_select,
@@ -45,6 +47,8 @@ from orchestration.warehouse.reading import (
 from orchestration.warehouse.statements import Dialect, Statements
 from policies.drift import Column
 from policies.errors import ConfigError, InvalidTransition, NotFound
+from policies.joins.profiles import TableProfile
+from policies.joins.risk import JoinStats
 from policies.naming import Layer, TableRef, shadow_schema
 from policies.settings import SpyneSettings, WarehouseKind
 
@@ -389,6 +393,32 @@ class BigQueryWarehouse:
         """A dry run says what a query scans, not how many rows it returns."""
         read_only_select(query)
         return None
+
+    # -- join discovery ----------------------------------------------------------------------
+    def profile_table(self, ref: TableRef, version: int) -> TableProfile:
+        """Three capped, labelled jobs at most (action ``profile``); no row leaves BigQuery."""
+        columns = self.columns(ref, version)
+        if not columns:
+            raise _missing(ref, version)
+        ps = ProfileStatements(self.statements)
+        table = self.statements.version_table(ref, version)
+        return profile_table(
+            lambda q: self.profile(q, table=ref), ps, table, ref.canonical, version, columns
+        )
+
+    def join_stats(self, child: JoinSide, parent: JoinSide, *, samples: int = 3) -> JoinStats:
+        sides = []
+        for side in (child, parent):
+            names = [c.name for c in self.columns(side.ref, side.version)]
+            if not names:
+                raise _missing(side.ref, side.version)
+            sides.append(
+                (self.statements.version_table(side.ref, side.version), side.columns, names)
+            )
+        ps = ProfileStatements(self.statements)
+        return join_stats(
+            lambda q: self.profile(q, table=child.ref), ps, sides[0], sides[1], samples
+        )
 
 
 def _missing(ref: TableRef, version: int, why: str = "") -> NotFound:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from sqlglot import exp
 
 from orchestration.warehouse.interface import Descriptions
+from orchestration.warehouse.profiling import ProfileStatements
 from orchestration.warehouse.statements import Dialect, Statements
 from orchestration.warehouse.upserts import SegmentStatements, UpsertKeys
+from policies.drift import Column
 from policies.naming import Layer, TableRef
 
 SAMPLE_REF = TableRef(Layer.GOLD, "kpis")
@@ -81,8 +83,30 @@ def catalogue(st: Statements, source_path: str = "erp_source.duckdb") -> dict[st
             upserts.merge_batch(ref, 7, columns, keys),
             upserts.drop_batch(ref, 7),
         ]
+    out |= profiling_catalogue(st)
     out |= {
         "drop_view": [st.drop_view(ref)],
         "drop_version": [st.drop_version(ref, 4)],
     }
     return out
+
+
+def profiling_catalogue(st: Statements) -> dict[str, list[exp.Expr]]:
+    """Join discovery's statements on the sample version (profiles, sketches, validation)."""
+    ps = ProfileStatements(st)
+    ref = SAMPLE_REF
+    v3, v2 = st.version_table(ref, 3), st.version_table(ref, 2)
+    integer = "INT64" if st.dialect == Dialect.BIGQUERY else "BIGINT"
+    text = "STRING" if st.dialect == Dialect.BIGQUERY else "VARCHAR"
+    columns = [
+        Column("day", integer, True),
+        Column("amount", "DOUBLE", True),
+        Column("note", text, True),
+    ]
+    return {
+        "profile_column_stats": [ps.column_stats(v3, columns, [True, False, False])],
+        "profile_value_sketch": [ps.value_sketch(v3, [(columns[0], 1.0), (columns[2], 0.25)])],
+        "profile_pair_distinct": [ps.pair_distinct(v3, [("day", "note")])],
+        "join_stats": [ps.join_stats(v3, ["day"], v2, ["day"])],
+        "join_sample": [ps.join_sample(v3, ["day"], ["day", "amount"], v2, ["day"], ["note"], 3)],
+    }

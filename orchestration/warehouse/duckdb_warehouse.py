@@ -26,12 +26,14 @@ from sqlglot import exp
 from orchestration.warehouse.interface import (
     CostEstimate,
     Descriptions,
+    JoinSide,
     QueryResult,
     RowEstimate,
     VersionManifest,
     WarehouseInventory,
     manifest_of,
 )
+from orchestration.warehouse.profiling import ProfileStatements, join_stats, profile_table
 from orchestration.warehouse.reading import (
     inventory_of,
     read_only_select,
@@ -47,6 +49,8 @@ from policies.errors import (
     StorageUnavailable,
     WarehouseBusy,
 )
+from policies.joins.profiles import TableProfile
+from policies.joins.risk import JoinStats
 from policies.naming import Layer, TableRef
 from policies.settings import WarehouseKind
 
@@ -64,6 +68,7 @@ SOURCE_ALIAS = "spyne_src"
 _ACT_LOCKS: dict[str, threading.RLock] = {}
 _ACT_LOCKS_GUARD = threading.Lock()
 STATEMENTS = Statements(Dialect.DUCKDB)
+PROFILING = ProfileStatements(STATEMENTS)
 
 
 def version_table(ref: TableRef, version: int) -> exp.Table:
@@ -475,6 +480,33 @@ class DuckDBWarehouse:
         """A local file is not metered: nothing to estimate."""
         read_only_select(query)
         return CostEstimate(bytes_processed=None, max_bytes_billed=None)
+
+    def profile_table(self, ref: TableRef, version: int) -> TableProfile:
+        with self.connect(read_only=True) as con:
+            columns = _columns(con, ref, version)
+            if not columns:
+                raise NotFound(
+                    f"version {version} of {ref} does not exist in the warehouse",
+                    details={"table": str(ref), "version": version},
+                )
+            table = STATEMENTS.version_table(ref, version)
+            return profile_table(
+                lambda q: _rows(con, q), PROFILING, table, ref.canonical, version, columns
+            )
+
+    def join_stats(self, child: JoinSide, parent: JoinSide, *, samples: int = 3) -> JoinStats:
+        with self.connect(read_only=True) as con:
+            sides = []
+            for side in (child, parent):
+                names = [c.name for c in _columns(con, side.ref, side.version)]
+                if not names:
+                    raise NotFound(
+                        f"version {side.version} of {side.ref} does not exist in the warehouse",
+                        details={"table": str(side.ref), "version": side.version},
+                    )
+                table = STATEMENTS.version_table(side.ref, side.version)
+                sides.append((table, side.columns, names))
+            return join_stats(lambda q: _rows(con, q), PROFILING, sides[0], sides[1], samples)
 
     def query(self, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
         """Fixed SQL for internal reads (tests, summaries); never user input."""

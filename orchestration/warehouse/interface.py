@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Protocol
 from sqlglot import exp
 
 from policies.drift import Column
+from policies.joins.profiles import TableProfile
+from policies.joins.risk import JoinStats
 from policies.naming import TableRef
 from policies.settings import WarehouseKind
 
@@ -97,6 +99,15 @@ class Descriptions:
 
     def column(self, name: str) -> str | None:
         return dict(self.columns).get(name)
+
+
+@dataclass(frozen=True)
+class JoinSide:
+    """One side of a join to validate: a version of a table and its key columns."""
+
+    ref: TableRef
+    version: int
+    columns: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -276,4 +287,13 @@ class Warehouse(Protocol):
 
     def estimate_rows(self, query: exp.Query) -> RowEstimate | None:
         """The planner's estimate of the rows ``query`` returns, and of its largest step."""
+        ...
+
+    # -- join discovery (:mod:`orchestration.warehouse.profiling`) ---------------------------
+    def profile_table(self, ref: TableRef, version: int) -> TableProfile:
+        """Per-column counts, ranges and value sketches of a version, computed in the warehouse."""
+        ...
+
+    def join_stats(self, child: JoinSide, parent: JoinSide, *, samples: int = 3) -> JoinStats:
+        """Nulls, orphans, fan-out and a few joined rows of one join, computed in the warehouse."""
         ...

@@ -256,6 +256,10 @@ class FakeBigQueryClient:
         if "INFORMATION_SCHEMA." in source.name.upper():
             names = [e.name for e in statement.expressions]
             return names, select_rows(statement, self.state.information_schema(source))
+        if statement.args.get("with_") or statement.args.get("joins") or statement.find(exp.Alias):
+            # Profiles and join validation (named aggregates, CTEs, joins): answered by DuckDB.
+            fields, found = run_select(self.state, statement, ())
+            return [f.name for f in fields], [tuple(r.values()) for r in found]
         table = self.state.resolve(self.state.get(source))
         if statement.find(exp.FarmFingerprint):  # the content hash: count, sum of fingerprints
             total = sum(fingerprint(table.names, row) for row in table.rows)

@@ -10,6 +10,7 @@ query sqlglot cannot parse as BigQuery fails here, as it would in BigQuery.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,11 @@ class FakeRows:
         return False
 
 
+def text_fingerprint(text: str) -> int:
+    """A signed 64-bit hash of a string, standing in for BigQuery's FARM_FINGERPRINT."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
 def _value(parameter: Any) -> exp.Expr:
     if isinstance(parameter, bigquery.ArrayQueryParameter):
         return exp.Array(expressions=[exp.convert(v) for v in parameter.values])
@@ -101,6 +107,8 @@ def run_select(
         raise AssertionError(f"the fake runs read-only queries only: {statement.sql('bigquery')}")
     bound = bind(statement, parameters)
     con = duckdb.connect()
+    con.create_function("farm_fingerprint", text_fingerprint, ["VARCHAR"], "BIGINT")
+    copied: set[str] = set()
     try:
         for table in tables_read(bound):
             found = state.resolve(state.get(table))
@@ -108,6 +116,10 @@ def run_select(
             name = exp.to_identifier(found.name, quoted=True)
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema.sql('duckdb')}")
             target = exp.table_(name, db=schema).sql("duckdb")
+            table.set("catalog", None)  # one project: DuckDB's default database
+            if target in copied:  # read twice (a self-join): copied once
+                continue
+            copied.add(target)
             columns = ", ".join(
                 f"{exp.to_identifier(c, quoted=True).sql('duckdb')} {DUCKDB_TYPES.get(t, 'VARCHAR')}"
                 for c, t in found.columns
@@ -116,7 +128,6 @@ def run_select(
             if found.rows:
                 marks = ", ".join("?" for _ in found.columns)
                 con.executemany(f"INSERT INTO {target} VALUES ({marks})", found.rows)
-            table.set("catalog", None)  # one project: DuckDB's default database
         con.execute(bound.sql("duckdb"))
         description = con.description or []
         values = con.fetchall()

@@ -45,7 +45,12 @@ def test_demo_builds_every_layer_and_gold_reconciles(spyne_home: Path) -> None:
     assert report.ok, [(layer.layer, layer.blocked) for layer in report.layers]
     # the demo's runs are runs of the workspace's jobs, as if launched from the UI
     runs = [instance.get_run_by_id(run_id) for run_id in report.run_ids]
-    assert [r.job_name for r in runs if r] == ["bronze_layer", "silver_layer", "gold_layer"]
+    assert [r.job_name for r in runs if r] == [
+        "bronze_layer",
+        "silver_layer",
+        "joins_layer",
+        "gold_layer",
+    ]
     for run in runs:
         assert run is not None and run.remote_job_origin is not None
         assert run.remote_job_origin.location_name == "orchestration.definitions:defs"
@@ -77,6 +82,11 @@ def test_demo_builds_every_layer_and_gold_reconciles(spyne_home: Path) -> None:
     assert ("local-admin", "promote", "allowed") in actions
     assert any(a[1] == "set_mode" for a in actions)
     assert any(a[1] == "gate_decision" for a in actions)
+    # the sample's true joins were accepted as the local admin, and gold read from one
+    accepted = {a.model_name: a for a in rt.catalog.joins.accepted()}
+    assert "jn_sale_orders_sale_order_lines" in accepted and len(accepted) == 7
+    assert all(a.state == "ACTIVE" and a.accepted_by == "local-admin" for a in accepted.values())
+    assert ("local-admin", "joins_accept", "allowed") in actions
 
 
 def _service_principal(rt: Any, monkeypatch: pytest.MonkeyPatch) -> None:

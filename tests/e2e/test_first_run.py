@@ -69,11 +69,14 @@ def test_the_daily_run_on_a_fresh_install_succeeds_and_names_what_waits(fresh: I
     run = run_job(instance, location, "spyne_daily", tags={"spyne/launched_by": "test"})
     assert run.is_success, _messages(instance, run.run_id)
     assert run.tags["spyne/launched_by"] == "test"
-    # bronze was built and gated; silver and gold wait (Dagster skips them), nothing failed
+    # bronze was built and gated; silver, joins and gold wait (Dagster skips them), nothing
+    # failed; join discovery finds no ACTIVE table yet
     assert _steps(instance, run.run_id) == {
         "bronze_ingest": "STEP_SUCCESS",
         "silver_build": "STEP_SKIPPED",
+        "joins_build": "STEP_SKIPPED",
         "gold_build": "STEP_SKIPPED",
+        "joins__candidates": "STEP_SUCCESS",
     }
     for table in rt.catalog.list_tables():
         assert table.state == "SHADOW" and table.active_version is None, table

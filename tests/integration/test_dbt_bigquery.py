@@ -98,7 +98,7 @@ def test_parse_for_prod_needs_no_credentials(tmp_path: Path) -> None:
     assert manifest["metadata"]["adapter_type"] == "bigquery"
     models = _models(manifest)
     assert {n["database"] for n in models.values()} == {PROJECT}
-    assert {n["schema"] for n in models.values()} == {"silver", "gold"}
+    assert {n["schema"] for n in models.values()} == {"silver", "joins", "gold"}
     assert all(n["config"]["materialized"] == "spyne_versioned" for n in models.values())
 
 
@@ -131,10 +131,11 @@ def test_compiled_sql_names_canonical_views_and_the_versions_tests_gate(
                 assert (PROJECT, source["schema"], source["name"]) in tables
                 continue
             model = models[model_id]
-            version = versions[f"{model['schema']}.{model['name']}"]
-            shadow = (PROJECT, f"{model['schema']}__shadow", f"{model['name']}__v{version}")
+            name = model["alias"]  # a dbt model version's table is <name>_v<N>
+            version = versions[f"{model['schema']}.{name}"]
+            shadow = (PROJECT, f"{model['schema']}__shadow", f"{name}__v{version}")
             assert shadow in tables, (test["unique_id"], sorted(tables))
-            assert (PROJECT, model["schema"], model["name"]) not in tables, test["unique_id"]
+            assert (PROJECT, model["schema"], name) not in tables, test["unique_id"]
     daily = [t for t in tests if "model.spyne.daily_sales" in t["depends_on"]["nodes"]]
     assert daily
     assert all("`gold__shadow`.`daily_sales__v12`" in t["compiled_code"] for t in daily)

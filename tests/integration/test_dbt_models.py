@@ -26,6 +26,8 @@ LINES = 4000
 SEED = 11
 SILVER = {"customers", "products", "sale_orders", "sale_order_lines", "invoices", "payments"}
 GOLD = {"customer_revenue", "daily_sales", "open_invoices"}
+# Accepted joins (models/joins): each dbt model version is its own table.
+JOINS = {p.stem + "_v1" for p in (DBT_PROJECT_DIR / "models" / "joins").glob("jn_*.yml")}
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,17 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         versions={f"silver.{t}": 1 for t in SILVER},
     )
     _publish(warehouse, Layer.SILVER, SILVER, 1)
+    joins = _dbt(
+        tmp,
+        warehouse,
+        "build",
+        "--select",
+        "path:models/joins",
+        "--indirect-selection",
+        "buildable",
+        versions={f"joins.{t}": 1 for t in JOINS},
+    )
+    _publish(warehouse, Layer.JOINS, JOINS, 1)
     gold = _dbt(
         tmp,
         warehouse,
@@ -152,14 +165,17 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         versions={f"gold.{t}": 1 for t in GOLD},
     )
     _publish(warehouse, Layer.GOLD, GOLD, 1)
-    return Build(source, warehouse, tmp, (silver, gold))
+    return Build(source, warehouse, tmp, (silver, joins, gold))
 
 
 def test_build_succeeds_and_every_test_passes(build: Build) -> None:
     statuses = _statuses(*build.results)
     assert all(r.success for r in build.results), [r.exception for r in build.results]
-    models = {uid.split(".")[-1] for uid, (kind, _) in statuses.items() if kind == "model"}
-    assert models == SILVER | GOLD
+    # model.spyne.<name> or, for a dbt model version, model.spyne.<name>.v<N>
+    models = {
+        "_".join(uid.split(".")[2:]) for uid, (kind, _) in statuses.items() if kind == "model"
+    }
+    assert models == SILVER | JOINS | GOLD
     tests = [status for kind, status in statuses.values() if kind == "test"]
     assert len(tests) > 100
     assert set(tests) == {"pass"}

@@ -6,9 +6,10 @@ sale_orders as (
 
 ),
 
+-- Order lines through the accepted join to their orders (models/joins, reviewed code).
 sale_order_lines as (
 
-    select * from {{ ref('sale_order_lines') }}
+    select * from {{ ref('jn_sale_orders_sale_order_lines') }}
 
 ),
 

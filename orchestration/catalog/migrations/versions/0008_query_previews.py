@@ -14,7 +14,7 @@ from alembic import op
 from orchestration.catalog.models import JSONType
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 

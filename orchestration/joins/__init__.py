@@ -1,0 +1,1 @@
+"""Join discovery and acceptance: profiles, candidates, validation, reviewed dbt code."""

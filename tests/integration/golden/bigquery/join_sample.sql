@@ -1,0 +1,1 @@
+SELECT `c`.`day` AS `child.day`, `c`.`amount` AS `child.amount`, `p`.`note` AS `parent.note` FROM `acme-data`.`gold__shadow`.`kpis__v3` AS c INNER JOIN `acme-data`.`gold__shadow`.`kpis__v2` AS p ON `c`.`day` = `p`.`day` ORDER BY `c`.`day` LIMIT 3;

@@ -1,0 +1,1 @@
+SELECT COUNT(DISTINCT IF(NOT `day` IS NULL AND NOT `note` IS NULL, TO_JSON_STRING(STRUCT(`day`, `note`)), NULL)) AS p0_distinct, SUM(CASE WHEN NOT `day` IS NULL AND NOT `note` IS NULL THEN 1 ELSE 0 END) AS p0_rows FROM `acme-data`.`gold__shadow`.`kpis__v3`;
