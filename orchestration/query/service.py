@@ -42,8 +42,9 @@ from policies.errors import (
 )
 from policies.pii import may_see
 from policies.query_correct import Correction, correct
-from policies.query_explain import explain, shape
+from policies.query_explain import QueryShape, explain, shape
 from policies.query_gate import BUDGET_WINDOW, RunFacts, cost_of, decide_run, used_in_window
+from policies.query_joins import ReviewedJoin, match, on_columns
 from policies.roles import Operation
 from policies.sql_safety import GateDecision, SafetyPolicy, check_sql
 
@@ -179,6 +180,61 @@ class QueryService:
             total += found.version.row_count * width * BYTES_PER_VALUE
         return rows, total
 
+    def _joins(self, query_shape: QueryShape, resolution: Resolution) -> list[dict[str, Any]]:
+        """Each join of the query, with the accepted join it is (id, model, version, reviewer)
+        or a warning that nobody reviewed it."""
+        if not query_shape.joins:
+            return []
+        names = {n: r.resolved.table for n, r in resolution.tables.items()}
+        reviewed = self._reviewed_joins()
+        out: list[dict[str, Any]] = []
+        for j in query_shape.joins:
+            seen = [names.get(t, t) for t in query_shape.tables]
+            joined = names.get(j.right, j.right)
+            found = match(joined, seen, on_columns(j.on, self.dialect), reviewed)
+            entry: dict[str, Any] = {
+                "kind": j.kind,
+                "left": j.left,
+                "right": j.right,
+                "on": j.on,
+                "accepted_join": None,
+            }
+            if found is None:
+                entry["warning"] = (
+                    f"{j.left} -> {j.right} is not an accepted join; "
+                    "its keys and fan-out were not reviewed"
+                )
+            else:
+                entry["accepted_join"] = {
+                    "id": found.id,
+                    "model": found.model,
+                    "version": found.version,
+                    "accepted_by": found.accepted_by,
+                }
+            out.append(entry)
+        return out
+
+    def _reviewed_joins(self) -> list[ReviewedJoin]:
+        joins = self.rt.catalog.joins
+        out = []
+        for a in joins.accepted():
+            if a.state != "ACTIVE":
+                continue
+            c = joins.get(a.candidate_id)
+            out.append(
+                ReviewedJoin(
+                    a.id,
+                    a.model_name,
+                    a.version,
+                    a.accepted_by,
+                    c.child_table,
+                    c.child_columns,
+                    c.parent_table,
+                    c.parent_columns,
+                )
+            )
+        return out
+
     def _guardrails(
         self, estimate: RowEstimate | None, resolution: Resolution, joins: int
     ) -> tuple[list[str], list[str]]:
@@ -232,18 +288,7 @@ class QueryService:
             "sql": shown_sql,
             "final_sql": final_sql,
             "tables": tables,
-            "joins": [
-                {
-                    "kind": j.kind,
-                    "left": j.left,
-                    "right": j.right,
-                    "on": j.on,
-                    "accepted_join": None,
-                    "warning": f"{j.left} -> {j.right} is not an accepted join; "
-                    "its keys and fan-out were not reviewed",
-                }
-                for j in query_shape.joins
-            ],
+            "joins": self._joins(query_shape, resolution),
             "filters": list(query_shape.filters),
             "group_by": list(query_shape.group_by),
             "aggregations": list(query_shape.aggregations),

@@ -346,3 +346,43 @@ def test_an_explosive_join_needs_an_explicit_override(world: World) -> None:
     with pytest.raises(ApprovalRequired):
         q.execute(world.analyst, preview.info.id)
     assert q.execute(world.analyst, preview.info.id, overrides=("explosive_join",)).rows == [(320,)]
+
+
+def test_a_join_an_admin_accepted_is_shown_with_its_review(world: World) -> None:
+    from orchestration.catalog.joins import CandidateInfo
+
+    joins = world.rt.catalog.joins
+    (candidate,) = joins.record(
+        [
+            CandidateInfo(
+                id="cand_orders_partners",
+                child_table=ORDERS.canonical,
+                child_version=1,
+                child_columns=("partner_id",),
+                parent_table=PARTNERS.canonical,
+                parent_version=1,
+                parent_columns=("id",),
+                confidence=0.95,
+                risk_level="HIGH",
+                reason="test",
+                stats={},
+                flags=(),
+            )
+        ],
+        "eve",
+    )
+    pending = joins.begin_accept(candidate, "jn_partners_orders", "left", "why", "ada", {})
+    joins.finish_accept(pending, "ada")
+    sql = "SELECT p.name, o.amount FROM gold.orders o JOIN silver.partners p ON {on} LIMIT 5"
+    q = world.service()
+    (reviewed,) = q.preview(world.analyst, sql.format(on="o.partner_id = p.id")).data["joins"]
+    assert reviewed["accepted_join"] == {
+        "id": pending.id,
+        "model": "jn_partners_orders",
+        "version": 1,
+        "accepted_by": "ada",
+    }
+    assert "warning" not in reviewed
+    (other,) = q.preview(world.analyst, sql.format(on="o.id = p.id")).data["joins"]
+    assert other["accepted_join"] is None
+    assert other["warning"].endswith("not an accepted join; its keys and fan-out were not reviewed")
