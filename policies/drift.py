@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from policies.drift_lattice import DUCKDB, Widening
 from policies.drift_renames import RENAME_RULES, RenameFacts, ValueSamples, match_renames
-from policies.drift_types import DUCKDB, Widening, parse_type, relate, same_type
 from policies.errors import ValidationFailed
 
 
@@ -135,6 +135,8 @@ def _type_change(
     before: str, after: str, dialects: tuple[str, str]
 ) -> tuple[ChangeKind, DriftSeverity] | None:
     """None when the types are the same; otherwise how the change reads and how bad it is."""
+    from policies.drift_types import parse_type, relate
+
     relation = relate(parse_type(before, dialects[0]), parse_type(after, dialects[1]))
     if relation == Widening.SAME:
         return None
@@ -144,6 +146,8 @@ def _type_change(
 
 def is_same_type(a: str, b: str, a_dialect: str = DUCKDB, b_dialect: str | None = None) -> bool:
     """True when two spellings name the same type (``INTEGER`` and ``INT4``)."""
+    from policies.drift_types import same_type
+
     return same_type(a, b, a_dialect, b_dialect)
 
 

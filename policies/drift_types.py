@@ -11,15 +11,13 @@ read keeps its spelling: any change to it may break readers (principle 7).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from functools import lru_cache
 
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-DUCKDB = "duckdb"
-POSTGRES = "postgres"
-BIGQUERY = "bigquery"
+from policies.drift_lattice import BIGQUERY, DUCKDB, POSTGRES, Widening
+
 DIALECTS = (DUCKDB, POSTGRES, BIGQUERY)
 
 T = exp.DType
@@ -72,15 +70,6 @@ _DECIMAL_DEFAULTS: dict[tuple[str, exp.DType], tuple[int, int]] = {
     (POSTGRES, T.DECIMAL): _PG_UNBOUNDED,
     (POSTGRES, T.BIGDECIMAL): _PG_UNBOUNDED,
 }
-
-
-class Widening(IntEnum):
-    """How one type relates to another; ordered like the drift severities it maps to."""
-
-    SAME = 0
-    EXACT = 1  # every old value is represented exactly by the new type
-    LOSSY = 2  # every old value fits, but readers may notice (precision, midnight timestamps)
-    INCOMPATIBLE = 3  # narrowed or unrelated
 
 
 @dataclass(frozen=True)

@@ -11,25 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import timedelta
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from orchestration.catalog import schema
-from orchestration.catalog.alert_facts import AlertFacts
 from orchestration.catalog.audit import AuditLog, ChainVerdict
-from orchestration.catalog.contracts import Contracts
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
-from orchestration.catalog.dry_runs import DryRuns
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
-from orchestration.catalog.joins import Joins
 from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
-from orchestration.catalog.notifications import Notifications
-from orchestration.catalog.pii import PiiRegistry
 from orchestration.catalog.principals import Principals
-from orchestration.catalog.query_previews import QueryPreviews
 from orchestration.catalog.run_grants import DEFAULT_TTL, RunGrants
 from orchestration.catalog.snapshots import (
     AuditEntry,
@@ -42,7 +36,6 @@ from orchestration.catalog.snapshots import (
     TableInfo,
     VersionInfo,
 )
-from orchestration.catalog.source_drift import SourceDriftReports
 from orchestration.catalog.tables import Tables
 from orchestration.catalog.transitions import TransitionTx, transition
 from policies.lifecycle import TableState
@@ -50,6 +43,16 @@ from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.publish import GateStatus
 from policies.roles import Role
+
+if TYPE_CHECKING:
+    from orchestration.catalog.alert_facts import AlertFacts
+    from orchestration.catalog.contracts import Contracts
+    from orchestration.catalog.dry_runs import DryRuns
+    from orchestration.catalog.joins import Joins
+    from orchestration.catalog.notifications import Notifications
+    from orchestration.catalog.pii import PiiRegistry
+    from orchestration.catalog.query_previews import QueryPreviews
+    from orchestration.catalog.source_drift import SourceDriftReports
 
 
 class Catalog:
@@ -72,15 +75,58 @@ class Catalog:
         self.run_grants = RunGrants(self._db)
         self.dead_letters = DeadLetters(self._db)
         self.audit_log = AuditLog(self._db)
-        self.query_previews = QueryPreviews(self._db)
-        self.pii = PiiRegistry(self._db)
-        self.notifications = Notifications(self._db)
-        self.alert_facts = AlertFacts(self._db)
-        self.source_drift = SourceDriftReports(self._db)
-        # The contract registry and the replay/backfill dry runs (claimed once).
-        self.contracts = Contracts(self._db)
-        self.dry_runs = DryRuns(self._db, self.audit_log)
-        self.joins = Joins(self._db)
+
+    # -- the capabilities' state: imported on first use, so a command that never touches them
+    # (most do not) does not pay for their models and policies at start-up.
+    @cached_property
+    def query_previews(self) -> QueryPreviews:
+        from orchestration.catalog.query_previews import QueryPreviews
+
+        return QueryPreviews(self._db)
+
+    @cached_property
+    def pii(self) -> PiiRegistry:
+        from orchestration.catalog.pii import PiiRegistry
+
+        return PiiRegistry(self._db)
+
+    @cached_property
+    def notifications(self) -> Notifications:
+        from orchestration.catalog.notifications import Notifications
+
+        return Notifications(self._db)
+
+    @cached_property
+    def alert_facts(self) -> AlertFacts:
+        from orchestration.catalog.alert_facts import AlertFacts
+
+        return AlertFacts(self._db)
+
+    @cached_property
+    def source_drift(self) -> SourceDriftReports:
+        from orchestration.catalog.source_drift import SourceDriftReports
+
+        return SourceDriftReports(self._db)
+
+    @cached_property
+    def contracts(self) -> Contracts:
+        """The contract registry."""
+        from orchestration.catalog.contracts import Contracts
+
+        return Contracts(self._db)
+
+    @cached_property
+    def dry_runs(self) -> DryRuns:
+        """Replay/backfill dry runs, each claimed once."""
+        from orchestration.catalog.dry_runs import DryRuns
+
+        return DryRuns(self._db, self.audit_log)
+
+    @cached_property
+    def joins(self) -> Joins:
+        from orchestration.catalog.joins import Joins
+
+        return Joins(self._db)
 
     def __repr__(self) -> str:
         return f"Catalog({self._db.url.render_as_string(hide_password=True)!r})"

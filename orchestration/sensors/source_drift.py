@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from orchestration.catalog.notifications import NewAlert
 from policies.alerts import AlertKind, AlertSeverity
 from policies.drift import ChangeKind, Column, DriftReport, DriftSeverity, compare_schemas
-from policies.drift_types import DUCKDB
+from policies.drift_lattice import DUCKDB
 from policies.naming import Layer
 
 if TYPE_CHECKING:

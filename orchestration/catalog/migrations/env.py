@@ -13,7 +13,13 @@ import os
 import sqlalchemy as sa
 from alembic import context
 
-from orchestration.catalog import alert_models  # noqa: F401  (its tables join Base.metadata)
+# Every module that declares catalog tables, so that Base.metadata holds them all.
+from orchestration.catalog import (  # noqa: F401
+    alert_models,
+    join_models,
+    pii,
+    query_previews,
+)
 from orchestration.catalog.engine import database_url
 from orchestration.catalog.models import VERSION_TABLE, Base
 
