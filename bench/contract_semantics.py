@@ -18,6 +18,7 @@ import time
 from datetime import datetime, timedelta
 
 import duckdb
+from sqlglot import exp
 
 from orchestration.ingestion.semantics_sql import Semantics, plan_batch, relation
 from policies.contracts import ConflictResolution, IngestMode
@@ -34,17 +35,41 @@ SEMANTICS = Semantics(
 )
 
 
+def _range(n: int, *columns: str) -> exp.Select:
+    """Fixed benchmark rows over DuckDB's range(), built with sqlglot."""
+    return exp.select(*columns, dialect="duckdb").from_(
+        exp.Table(this=exp.func("range", exp.Literal.number(n)))
+    )
+
+
+def _create(table: exp.Table, select: exp.Select) -> str:
+    return exp.Create(this=table, kind="TABLE", replace=True, expression=select).sql("duckdb")
+
+
 def _setup(con: duckdb.DuckDBPyConnection, rows: int, batch: int) -> None:
     con.execute("create schema if not exists landing; create schema if not exists bronze__shadow")
+    loaded = exp.alias_(exp.cast(exp.Literal.string("2026-01-02"), "timestamp"), "_spyne_loaded_at")
     con.execute(
-        "create or replace table bronze__shadow.v1 as select range::bigint as id, "
-        "'x' || range as v, timestamp '2026-01-01' + to_seconds(range % 86400) as t, "
-        f"timestamp '2026-01-02' as _spyne_loaded_at from range({rows})"
+        _create(
+            exp.table_("v1", db="bronze__shadow"),
+            _range(
+                rows,
+                "range::bigint as id",
+                "'x' || range as v",
+                "timestamp '2026-01-01' + to_seconds(range % 86400) as t",
+            ).select(loaded),
+        )
     )
-    first = rows - batch // 2
+    first = exp.Add(this=exp.column("range"), expression=exp.Literal.number(rows - batch // 2))
     con.execute(
-        f"create or replace table landing.batch as select (range + {first})::bigint as id, "
-        f"'y' || range as v, timestamp '2026-02-01' as t from range({batch})"
+        _create(
+            exp.table_("batch", db="landing"),
+            _range(batch).select(
+                exp.alias_(exp.cast(exp.paren(first), "bigint"), "id"),
+                "'y' || range as v",
+                "timestamp '2026-02-01' as t",
+            ),
+        )
     )
 
 
@@ -68,9 +93,7 @@ def measure(rows: int, batch: int, repeat: int) -> dict[str, float]:
     for _ in range(repeat):
         con.execute("create or replace table plain (id bigint, v varchar, t timestamp)")
         samples["raw_insert"].append(_timed(con, "insert into plain select * from landing.batch"))
-        samples["accepted"].append(
-            _timed(con, f"create or replace table accepted as {plan.accepted.sql('duckdb')}")
-        )
+        samples["accepted"].append(_timed(con, _create(exp.table_("accepted"), plan.accepted)))
         con.execute("create or replace table bronze__shadow.v2 as select * from bronze__shadow.v1")
         samples["merge"].append(_timed(con, plan.merge.sql("duckdb")))
     con.close()

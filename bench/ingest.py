@@ -43,12 +43,23 @@ COLUMNS = (
 )
 
 
-def rows_sql(start: int, stop: int, step: int = 1, later: bool = False) -> str:
-    """Fixed benchmark SQL over DuckDB's range(); nothing from input but integers."""
-    select = f"select {', '.join(COLUMNS)} from range({start}, {stop}, {step}) r(id)"
+def rows_sql(start: int, stop: int, step: int = 1, later: bool = False) -> exp.Select:
+    """Fixed benchmark rows over DuckDB's range(), built with sqlglot."""
+    source = exp.Table(
+        this=exp.func("range", *(exp.Literal.number(n) for n in (start, stop, step))),
+        alias=exp.TableAlias(this=exp.to_identifier("r"), columns=[exp.to_identifier("id")]),
+    )
+    select = exp.select(*COLUMNS, dialect="duckdb").from_(source)
     if not later:
         return select
-    return f"select * replace (event_time + interval 1 day as event_time) from ({select})"
+    shifted = exp.alias_(
+        exp.Add(
+            this=exp.column("event_time"),
+            expression=exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY")),
+        ),
+        "event_time",
+    )
+    return exp.select(exp.Star(replace=[shifted])).from_(select.subquery())
 
 
 def batch_rows(existing: int, size: int) -> pa.Table:
@@ -57,7 +68,8 @@ def batch_rows(existing: int, size: int) -> pa.Table:
     with duckdb.connect() as con:
         updates = rows_sql(0, existing, max(1, existing // half), later=True)
         new = rows_sql(existing, existing + size - half)
-        return con.sql(f"select * from ({updates} limit {half}) union all {new}").to_arrow_table()
+        both = exp.union(exp.select("*").from_(updates.limit(half).subquery()), new, distinct=False)
+        return con.sql(both.sql("duckdb")).to_arrow_table()
 
 
 def median(samples: list[float]) -> float:
@@ -72,7 +84,13 @@ def timed(fn: Callable[[], object]) -> float:
 
 def build_base(warehouse: DuckDBWarehouse, ref: TableRef, rows: int) -> None:
     with warehouse.connect() as con:
-        con.execute(f"create temp table base_rows as {rows_sql(0, rows)}")
+        base = exp.Create(
+            this=exp.table_("base_rows"),
+            kind="TABLE",
+            expression=rows_sql(0, rows),
+            properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+        )
+        con.execute(base.sql("duckdb"))
         upsert(con, ref, 1, exp.table_("base_rows", db="temp"), KEYS, None)
         con.execute("drop table temp.base_rows")
 
@@ -81,16 +99,16 @@ def aside(
     warehouse: DuckDBWarehouse, con: duckdb.DuckDBPyConnection, name: str, ref: TableRef, n: int
 ) -> dict[str, float]:
     """Beside the target: the manifest, a full read, a whole copy, compaction."""
-    segment = f"bronze__segments.{ref.name}__seg1"  # the base segment (fixed benchmark names)
-    version = f"bronze__shadow.{ref.name}__v{n}"
+    segment = exp.table_(f"{ref.name}__seg1", db="bronze__segments")  # the base segment
+    version = exp.table_(ref.version_identifier(n), db=ref.shadow_schema)
+    hashed = exp.select("count(*)", "sum(hash(t))").from_(version.as_("t"))
+    copy = exp.Create(
+        this=exp.table_(f"copy_{name}"), kind="TABLE", expression=exp.select("*").from_(segment)
+    )
     return {
         f"manifest_{name}": timed(lambda: warehouse.manifest(ref, n)),
-        f"read_all_{name}": timed(
-            lambda: con.execute(f"select count(*), sum(hash(t)) from {version} t").fetchall()
-        ),
-        f"copy_whole_{name}": timed(
-            lambda: con.execute(f"create table copy_{name} as select * from {segment}")
-        ),
+        f"read_all_{name}": timed(lambda: con.execute(hashed.sql("duckdb")).fetchall()),
+        f"copy_whole_{name}": timed(lambda: con.execute(copy.sql("duckdb"))),
         f"compact_{name}": timed(lambda: warehouse.compact_version(ref, n)),
     }
 

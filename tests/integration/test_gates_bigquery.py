@@ -81,7 +81,8 @@ def _load(warehouse: BigQueryWarehouse, duckdb_file: Path, source: int, version:
     the column types are those BigQuery gives Arrow's."""
     con = duckdb.connect(str(duckdb_file), read_only=True)
     try:
-        rows = con.sql(f"select * from silver__shadow.orders__v{source}").to_arrow_table()
+        table = exp.table_(REF.version_identifier(source), db=REF.shadow_schema)
+        rows = con.sql(exp.select("*").from_(table).sql("duckdb")).to_arrow_table()
     finally:
         con.close()
     warehouse.create_version_from_rows(REF, version, rows)
