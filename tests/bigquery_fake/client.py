@@ -81,33 +81,45 @@ class FakeBigQueryClient:
             found.column_descriptions = dict(columns)
 
     # -- the client API Spyne uses ----------------------------------------------------------
+    def _admit(
+        self, query: str, config: bigquery.QueryJobConfig, location: str | None
+    ) -> tuple[exp.Expr, int, bool]:
+        """Record a query request, cost it, and refuse it over its byte cap as BigQuery does.
+
+        Returns the parsed statement, its cost, and whether it was only a dry run. Called with
+        the lock held."""
+        cap = config.maximum_bytes_billed
+        self.requests.append(
+            Request(
+                "query",
+                query,
+                bool(config.dry_run),
+                int(cap) if cap is not None else None,
+                dict(config.labels or {}),
+                location,
+                parameters=tuple(config.query_parameters or ()),
+            )
+        )
+        statement = sqlglot.parse_one(query, read="bigquery")
+        cost = self._cost(statement)
+        if not config.dry_run and cap is not None and cost > int(cap):
+            raise google_errors.BadRequest(
+                f"Query exceeded limit for bytes billed: {cap}. {cost} or higher required.",
+                errors=[{"reason": "bytesBilledLimitExceeded"}],
+            )
+        return statement, cost, bool(config.dry_run)
+
+    def _dry_run_answer(self, cost: int) -> int:
+        return cost if self.dry_run_answer is None else self.dry_run_answer
+
     def query(
         self, query: str, job_config: bigquery.QueryJobConfig | None = None, **kwargs: Any
     ) -> FakeJob:
         config = job_config or bigquery.QueryJobConfig()
-        cap = config.maximum_bytes_billed
         with self._lock:
-            self.requests.append(
-                Request(
-                    "query",
-                    query,
-                    bool(config.dry_run),
-                    int(cap) if cap is not None else None,
-                    dict(config.labels or {}),
-                    kwargs.get("location"),
-                    parameters=tuple(config.query_parameters or ()),
-                )
-            )
-            statement = sqlglot.parse_one(query, read="bigquery")
-            cost = self._cost(statement)
-            if config.dry_run:
-                answer = cost if self.dry_run_answer is None else self.dry_run_answer
-                return FakeJob(total_bytes_processed=answer)
-            if cap is not None and cost > int(cap):
-                raise google_errors.BadRequest(
-                    f"Query exceeded limit for bytes billed: {cap}. {cost} or higher required.",
-                    errors=[{"reason": "bytesBilledLimitExceeded"}],
-                )
+            statement, cost, dry = self._admit(query, config, kwargs.get("location"))
+            if dry:
+                return FakeJob(total_bytes_processed=self._dry_run_answer(cost))
             names, rows = self._execute(statement)
             index = {n: i for i, n in enumerate(names)}
             return FakeJob(cost, [bigquery.Row(row, index) for row in rows])
@@ -121,29 +133,10 @@ class FakeBigQueryClient:
         :meth:`query`.
         """
         config = job_config or bigquery.QueryJobConfig()
-        cap = config.maximum_bytes_billed
         with self._lock:
-            self.requests.append(
-                Request(
-                    "query",
-                    query,
-                    bool(config.dry_run),
-                    int(cap) if cap is not None else None,
-                    dict(config.labels or {}),
-                    kwargs.get("location"),
-                    parameters=tuple(config.query_parameters or ()),
-                )
-            )
-            statement = sqlglot.parse_one(query, read="bigquery")
-            cost = self._cost(statement)
-            if config.dry_run:
-                answer = cost if self.dry_run_answer is None else self.dry_run_answer
-                return FakeRows([], total_bytes_processed=answer)
-            if cap is not None and cost > int(cap):
-                raise google_errors.BadRequest(
-                    f"Query exceeded limit for bytes billed: {cap}. {cost} or higher required.",
-                    errors=[{"reason": "bytesBilledLimitExceeded"}],
-                )
+            statement, cost, dry = self._admit(query, config, kwargs.get("location"))
+            if dry:
+                return FakeRows([], total_bytes_processed=self._dry_run_answer(cost))
             schema, rows = run_select(self.state, statement, config.query_parameters or ())
             return FakeRows(schema, rows, cost, project=self.project)
 
