@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,20 +47,26 @@ def installed_home(spyne_home: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _dbt_manifest() -> None:
-    """Parse the dbt project once so Dagster definitions can load (as scripts/setup.sh does)."""
+    """Parse the dbt project once so Dagster definitions can load (as scripts/setup.sh does).
+
+    Test workers running in parallel (pytest -n) take turns: one parse at a time writes target/.
+    """
     from dbt.cli.main import dbtRunner
 
     from orchestration.environment import DBT_PROJECT_DIR
 
     os.environ.setdefault("SPYNE_WAREHOUSE_PATH", str(DBT_PROJECT_DIR / "target" / "parse.duckdb"))
-    result = dbtRunner().invoke(
-        [
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ]
-    )
+    (DBT_PROJECT_DIR / "target").mkdir(exist_ok=True)
+    with open(DBT_PROJECT_DIR / "target" / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = dbtRunner().invoke(
+            [
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(DBT_PROJECT_DIR),
+            ]
+        )
     assert result.success, result.exception

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from policies.errors import SpyneError
 
@@ -37,8 +38,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 DEBUG_ENV = "SPYNE_DEBUG"
 
 
-def new_app(help_text: str) -> typer.Typer:
-    return typer.Typer(help=help_text, no_args_is_help=True, pretty_exceptions_enable=False)
+def new_app(help_text: str, cls: type[TyperGroup] | None = None) -> typer.Typer:
+    return typer.Typer(
+        help=help_text, no_args_is_help=True, pretty_exceptions_enable=False, cls=cls
+    )
 
 
 def print_error(err: SpyneError) -> None:
