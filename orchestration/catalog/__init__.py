@@ -6,10 +6,10 @@ locked transaction. The schema comes only from the Alembic migrations in ``migra
 """
 
 from orchestration.catalog.audit import ChainVerdict
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.dead_letters import NewDeadLetter
 from orchestration.catalog.engine import database_url
 from orchestration.catalog.facade import Catalog
-from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.principals import API_KEY_PREFIX, hash_api_key
 from orchestration.catalog.schema import alembic_config
 from orchestration.catalog.snapshots import (

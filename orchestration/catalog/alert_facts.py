@@ -13,8 +13,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from orchestration.catalog.control_tables import audit_log, state_history, table_versions, tables
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditLogRow, StateHistoryRow, TableRow, TableVersionRow
 from orchestration.catalog.snapshots import AuditEntry, audit_entry
 from policies.lifecycle import TableState
 from policies.naming import Layer
@@ -27,17 +27,17 @@ class AlertFacts:
     def active_schemas(self, layer: Layer) -> dict[str, tuple[int, list[dict[str, Any]]]]:
         """Canonical name -> (ACTIVE version, its schema) for every ACTIVE table of ``layer``."""
         stmt = (
-            sa.select(TableRow.name, TableVersionRow.version, TableVersionRow.schema_json)
+            sa.select(tables.c.name, table_versions.c.version, table_versions.c.schema_json)
             .join(
-                TableVersionRow,
+                table_versions,
                 sa.and_(
-                    TableVersionRow.table_name == TableRow.name,
-                    TableVersionRow.version == TableRow.active_version,
+                    table_versions.c.table_name == tables.c.name,
+                    table_versions.c.version == tables.c.active_version,
                 ),
             )
-            .where(TableRow.layer == layer.value, TableRow.state == TableState.ACTIVE.value)
+            .where(tables.c.layer == layer.value, tables.c.state == TableState.ACTIVE.value)
         )
-        with self._db.session(write=False) as s:
+        with self._db.connect(write=False) as s:
             rows = s.execute(stmt).tuples().all()
         return {str(name): (int(version), list(schema)) for name, version, schema in rows}
 
@@ -46,47 +46,47 @@ class AlertFacts:
     ) -> list[AuditEntry]:
         """Entries of ``actions`` with an id above ``after_id``, oldest first."""
         stmt = (
-            sa.select(AuditLogRow)
-            .where(AuditLogRow.id > after_id, AuditLogRow.action.in_(list(actions)))
-            .order_by(AuditLogRow.id)
+            sa.select(audit_log)
+            .where(audit_log.c.id > after_id, audit_log.c.action.in_(list(actions)))
+            .order_by(audit_log.c.id)
             .limit(limit)
         )
-        with self._db.session(write=False) as s:
-            return [audit_entry(r) for r in s.scalars(stmt).all()]
+        with self._db.connect(write=False) as s:
+            return [audit_entry(r) for r in s.execute(stmt).all()]
 
     def last_audit_id(self) -> int:
-        with self._db.session(write=False) as s:
-            return int(s.scalar(sa.select(sa.func.max(AuditLogRow.id))) or 0)
+        with self._db.connect(write=False) as s:
+            return int(s.scalar(sa.select(sa.func.max(audit_log.c.id))) or 0)
 
     def gate_failures(self) -> dict[str, int]:
         """Versions whose gate failed, per table."""
         stmt = (
-            sa.select(TableVersionRow.table_name, sa.func.count())
-            .where(TableVersionRow.gate_status == "failed")
-            .group_by(TableVersionRow.table_name)
+            sa.select(table_versions.c.table_name, sa.func.count())
+            .where(table_versions.c.gate_status == "failed")
+            .group_by(table_versions.c.table_name)
         )
-        with self._db.session(write=False) as s:
-            return {str(t): int(n) for t, n in s.execute(stmt).all()}
+        with self._db.connect(write=False) as s:
+            return {str(t): int(n) for t, n in s.execute(stmt).tuples().all()}
 
     def promotions(self) -> dict[tuple[str, str], int]:
         """State changes per (from state, to state)."""
         stmt = sa.select(
-            StateHistoryRow.from_state, StateHistoryRow.to_state, sa.func.count()
-        ).group_by(StateHistoryRow.from_state, StateHistoryRow.to_state)
-        with self._db.session(write=False) as s:
-            return {(str(a), str(b)): int(n) for a, b, n in s.execute(stmt).all()}
+            state_history.c.from_state, state_history.c.to_state, sa.func.count()
+        ).group_by(state_history.c.from_state, state_history.c.to_state)
+        with self._db.connect(write=False) as s:
+            return {(str(a), str(b)): int(n) for a, b, n in s.execute(stmt).tuples().all()}
 
     def landed_rows(self) -> dict[tuple[str, str], int]:
         """Rows landed in bronze per (table, gate status of the version they landed in)."""
         stmt = (
             sa.select(
-                TableVersionRow.table_name,
-                TableVersionRow.gate_status,
-                sa.func.sum(TableVersionRow.row_count),
+                table_versions.c.table_name,
+                table_versions.c.gate_status,
+                sa.func.sum(table_versions.c.row_count),
             )
-            .join(TableRow, TableRow.name == TableVersionRow.table_name)
-            .where(TableRow.layer == Layer.BRONZE.value)
-            .group_by(TableVersionRow.table_name, TableVersionRow.gate_status)
+            .join(tables, tables.c.name == table_versions.c.table_name)
+            .where(tables.c.layer == Layer.BRONZE.value)
+            .group_by(table_versions.c.table_name, table_versions.c.gate_status)
         )
-        with self._db.session(write=False) as s:
-            return {(str(t), str(g)): int(n or 0) for t, g, n in s.execute(stmt).all()}
+        with self._db.connect(write=False) as s:
+            return {(str(t), str(g)): int(n or 0) for t, g, n in s.execute(stmt).tuples().all()}

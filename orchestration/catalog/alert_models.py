@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestration.catalog.models import Base, JSONType, UTCDateTime, _check_in
+from orchestration.catalog.control_tables import JSONType, UTCDateTime, check_in
+from orchestration.catalog.models import Base
 from policies.alerts import AlertKind, AlertSeverity
 from policies.drift import DriftSeverity
 
@@ -30,9 +31,9 @@ OPEN = "open"
 class NotificationRow(Base):
     __tablename__ = "notifications"
     __table_args__ = (
-        sa.CheckConstraint(_check_in("kind", KIND_VALUES), name="kind"),
-        sa.CheckConstraint(_check_in("severity", ALERT_SEVERITY_VALUES), name="severity"),
-        sa.CheckConstraint(_check_in("status", NOTIFICATION_STATUS_VALUES), name="status"),
+        sa.CheckConstraint(check_in("kind", KIND_VALUES), name="kind"),
+        sa.CheckConstraint(check_in("severity", ALERT_SEVERITY_VALUES), name="severity"),
+        sa.CheckConstraint(check_in("status", NOTIFICATION_STATUS_VALUES), name="status"),
         sa.Index(
             "uq_notifications_open_condition",
             "condition_key",
@@ -63,7 +64,7 @@ class NotificationRow(Base):
 class DeliveryRow(Base):
     __tablename__ = "notification_deliveries"
     __table_args__ = (
-        sa.CheckConstraint(_check_in("status", DELIVERY_STATUS_VALUES), name="status"),
+        sa.CheckConstraint(check_in("status", DELIVERY_STATUS_VALUES), name="status"),
         sa.UniqueConstraint("notification_id", "channel"),
     )
 
@@ -85,7 +86,7 @@ class SourceDriftRow(Base):
 
     __tablename__ = "source_drift_reports"
     __table_args__ = (
-        sa.CheckConstraint(_check_in("severity", DRIFT_SEVERITY_VALUES), name="severity"),
+        sa.CheckConstraint(check_in("severity", DRIFT_SEVERITY_VALUES), name="severity"),
         sa.Index(
             "uq_source_drift_reports_open_source",
             "source",

@@ -18,11 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from orchestration.catalog.engine import PG_LOCK_AUDIT, Database
-from orchestration.catalog.models import AuditLogRow, AuditOutcome
-from orchestration.catalog.snapshots import AuditEntry, audit_entry, parse_enum
+from orchestration.catalog.control_tables import AuditOutcome, audit_log
+from orchestration.catalog.engine import PG_LOCK_AUDIT, Database, Runner
+from orchestration.catalog.snapshots import AuditEntry, Row, audit_entry, parse_enum
 from orchestration.jsonable import json_safe
 
 GENESIS = "0" * 64
@@ -64,7 +63,7 @@ def chain_hash(
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
 
 
-def row_chain_hash(row: AuditLogRow | AuditEntry, prev_hash: str) -> str:
+def row_chain_hash(row: Row | AuditEntry, prev_hash: str) -> str:
     outcome = row.outcome.value if isinstance(row.outcome, AuditOutcome) else str(row.outcome)
     return chain_hash(
         prev_hash,
@@ -81,7 +80,7 @@ def row_chain_hash(row: AuditLogRow | AuditEntry, prev_hash: str) -> str:
 
 def append(
     db: Database,
-    session: Session,
+    runner: Runner,
     actor: str,
     action: str,
     target: str | None,
@@ -94,30 +93,46 @@ def append(
     Appends are serialised (an advisory lock on PostgreSQL; SQLite writers already queue), so
     two transactions never chain to the same predecessor. Take it last in a transaction.
     """
-    db.pg_lock(session, PG_LOCK_AUDIT)
-    head = session.execute(
-        sa.select(AuditLogRow.seq, AuditLogRow.row_hash)
-        .where(AuditLogRow.seq.is_not(None))
-        .order_by(AuditLogRow.seq.desc())
+    db.pg_lock(runner, PG_LOCK_AUDIT)
+    head = runner.execute(
+        sa.select(audit_log.c.seq, audit_log.c.row_hash)
+        .where(audit_log.c.seq.is_not(None))
+        .order_by(audit_log.c.seq.desc())
         .limit(1)
     ).first()
     seq = int(head[0] or 0) + 1 if head else 1
     prev = str(head[1]) if head else GENESIS
-    row = AuditLogRow(
-        at=now(),
+    at = now()
+    verdict = parse_enum(AuditOutcome, outcome, "audit outcome", "outcome").value
+    body = json_safe(dict(details or {}))
+    row_hash = chain_hash(
+        prev,
+        seq=seq,
+        at=at,
         actor=actor,
         launched_by=launched_by,
         action=action,
         target=target,
-        outcome=parse_enum(AuditOutcome, outcome, "audit outcome", "outcome").value,
-        details=json_safe(dict(details or {})),
-        seq=seq,
-        prev_hash=prev,
+        outcome=verdict,
+        details=body,
     )
-    row.row_hash = row_chain_hash(row, prev)
-    session.add(row)
-    session.flush()
-    return row.id
+    inserted = runner.execute(
+        sa.insert(audit_log)
+        .values(
+            at=at,
+            actor=actor,
+            launched_by=launched_by,
+            action=action,
+            target=target,
+            outcome=verdict,
+            details=body,
+            seq=seq,
+            prev_hash=prev,
+            row_hash=row_hash,
+        )
+        .returning(audit_log.c.id)
+    )
+    return int(inserted.scalar_one())
 
 
 @dataclass(frozen=True)
@@ -158,31 +173,31 @@ class AuditLog:
         launched_by: str | None = None,
     ) -> int:
         """Append one entry in its own transaction (so refusals are kept too)."""
-        with self._db.session(write=True) as s:
-            return append(self._db, s, actor, action, target, outcome, details, launched_by)
+        with self._db.connect(write=True) as c:
+            return append(self._db, c, actor, action, target, outcome, details, launched_by)
 
     def entries(
         self, limit: int = 50, target: str | None = None, action: str | None = None
     ) -> list[AuditEntry]:
         """Newest first."""
-        stmt = sa.select(AuditLogRow).order_by(AuditLogRow.id.desc()).limit(max(0, limit))
+        stmt = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(max(0, limit))
         if target is not None:
-            stmt = stmt.where(AuditLogRow.target == target)
+            stmt = stmt.where(audit_log.c.target == target)
         if action is not None:
-            stmt = stmt.where(AuditLogRow.action == action)
-        with self._db.session(write=False) as s:
-            return [audit_entry(r) for r in s.scalars(stmt).all()]
+            stmt = stmt.where(audit_log.c.action == action)
+        with self._db.connect(write=False) as c:
+            return [audit_entry(r) for r in c.execute(stmt).all()]
 
     def verify(self) -> ChainVerdict:
         """Walk the whole chain in order; stop at the first row whose link does not hold."""
         prev, expected_seq, checked = GENESIS, 1, 0
         last_id = 0
-        with self._db.session(write=False) as s:
+        with self._db.connect(write=False) as c:
             while True:
-                rows = s.scalars(
-                    sa.select(AuditLogRow)
-                    .where(AuditLogRow.id > last_id)
-                    .order_by(AuditLogRow.id)
+                rows = c.execute(
+                    sa.select(audit_log)
+                    .where(audit_log.c.id > last_id)
+                    .order_by(audit_log.c.id)
                     .limit(_VERIFY_BATCH)
                 ).all()
                 if not rows:
@@ -198,7 +213,7 @@ class AuditLog:
         return ChainVerdict(True, checked, expected_seq - 1, prev)
 
 
-def _link_problem(row: AuditLogRow, prev: str, expected_seq: int) -> str | None:
+def _link_problem(row: Row, prev: str, expected_seq: int) -> str | None:
     if row.seq is None or row.row_hash is None or row.prev_hash is None:
         return f"entry {row.id} has no place in the chain (written around the application)"
     if row.seq != expected_seq:

@@ -18,8 +18,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome, ContractVersionRow
+from orchestration.catalog.models import ContractVersionRow
 from orchestration.jsonable import json_safe
 from policies.contract_versions import (
     RegisteredVersion,

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome, dead_letters
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome, DeadLetterRow
-from orchestration.catalog.snapshots import DeadLetterInfo, dead_letter_info
+from orchestration.catalog.snapshots import DeadLetterInfo, Row, dead_letter_info
 from orchestration.jsonable import json_safe
 from policies.errors import InvalidTransition, NotFound
 from policies.failures import FailureClass
@@ -48,28 +48,28 @@ class DeadLetters:
 
     def record(self, letter: NewDeadLetter, actor: str, launched_by: str | None) -> DeadLetterInfo:
         """Add a run to the list (audited); a run already there is returned as it is."""
-        with self._db.session(write=True) as s:
-            found = s.scalar(sa.select(DeadLetterRow).where(DeadLetterRow.run_id == letter.run_id))
+        with self._db.connect(write=True) as c:
+            found = _find(c, letter.run_id)
             if found is not None:
                 return dead_letter_info(found)
-            row = DeadLetterRow(
-                run_id=letter.run_id,
-                job_name=letter.job_name,
-                selection=json_safe(dict(letter.selection)),
-                org=letter.org,
-                launched_by=letter.launched_by,
-                failure_class=letter.failure_class.value,
-                why=letter.why,
-                steps=json_safe([dict(step) for step in letter.steps]),
-                failed_at=letter.failed_at,
-                recorded_at=now(),
-                recorded_by=actor,
+            c.execute(
+                sa.insert(dead_letters).values(
+                    run_id=letter.run_id,
+                    job_name=letter.job_name,
+                    selection=json_safe(dict(letter.selection)),
+                    org=letter.org,
+                    launched_by=letter.launched_by,
+                    failure_class=letter.failure_class.value,
+                    why=letter.why,
+                    steps=json_safe([dict(step) for step in letter.steps]),
+                    failed_at=letter.failed_at,
+                    recorded_at=now(),
+                    recorded_by=actor,
+                )
             )
-            s.add(row)
-            s.flush()
             append(
                 self._db,
-                s,
+                c,
                 actor,
                 RECORD_ACTION,
                 f"run:{letter.run_id}",
@@ -82,31 +82,26 @@ class DeadLetters:
                 },
                 launched_by,
             )
-            return dead_letter_info(row)
+            return _require(c, letter.run_id)
 
     def all(self, include_requeued: bool = False) -> list[DeadLetterInfo]:
         """Newest first; requeued ones only when asked."""
-        stmt = sa.select(DeadLetterRow).order_by(DeadLetterRow.id.desc())
+        stmt = sa.select(dead_letters).order_by(dead_letters.c.id.desc())
         if not include_requeued:
-            stmt = stmt.where(DeadLetterRow.requeued_run_id.is_(None))
-        with self._db.session(write=False) as s:
-            return [dead_letter_info(r) for r in s.scalars(stmt).all()]
+            stmt = stmt.where(dead_letters.c.requeued_run_id.is_(None))
+        with self._db.connect(write=False) as c:
+            return [dead_letter_info(r) for r in c.execute(stmt).all()]
 
     def get(self, run_id: str) -> DeadLetterInfo:
-        with self._db.session(write=False) as s:
-            row = s.scalar(sa.select(DeadLetterRow).where(DeadLetterRow.run_id == run_id))
-            if row is None:
-                raise _missing(run_id)
-            return dead_letter_info(row)
+        with self._db.connect(write=False) as c:
+            return _require(c, run_id)
 
     def claim_requeue(
         self, run_id: str, new_run_id: str, actor: str, launched_by: str | None
     ) -> DeadLetterInfo:
         """Mark a dead letter requeued as ``new_run_id`` (audited); refused if it already was."""
-        with self._db.session(write=True) as s:
-            row = s.scalar(
-                sa.select(DeadLetterRow).where(DeadLetterRow.run_id == run_id).with_for_update()
-            )
+        with self._db.connect(write=True) as c:
+            row = _find(c, run_id, lock=True)
             if row is None:
                 raise _missing(run_id)
             if row.requeued_run_id is not None:
@@ -115,13 +110,14 @@ class DeadLetters:
                     f"{row.requeued_by}; follow that run instead",
                     details={"run_id": run_id, "requeued_run_id": row.requeued_run_id},
                 )
-            row.requeued_at = now()
-            row.requeued_by = actor
-            row.requeued_run_id = new_run_id
-            s.flush()
+            c.execute(
+                sa.update(dead_letters)
+                .where(dead_letters.c.run_id == run_id)
+                .values(requeued_at=now(), requeued_by=actor, requeued_run_id=new_run_id)
+            )
             append(
                 self._db,
-                s,
+                c,
                 actor,
                 REQUEUE_ACTION,
                 f"run:{run_id}",
@@ -129,7 +125,19 @@ class DeadLetters:
                 {"new_run_id": new_run_id, "job": row.job_name},
                 launched_by,
             )
-            return dead_letter_info(row)
+            return _require(c, run_id)
+
+
+def _find(conn: sa.Connection, run_id: str, lock: bool = False) -> Row | None:
+    stmt = sa.select(dead_letters).where(dead_letters.c.run_id == run_id)
+    return conn.execute(stmt.with_for_update() if lock else stmt).first()
+
+
+def _require(conn: sa.Connection, run_id: str) -> DeadLetterInfo:
+    row = _find(conn, run_id)
+    if row is None:
+        raise _missing(run_id)
+    return dead_letter_info(row)
 
 
 def _missing(run_id: str) -> NotFound:

@@ -17,8 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestration.catalog.audit import AuditLog, append, now
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome, DryRunRow
+from orchestration.catalog.models import DryRunRow
 from orchestration.jsonable import json_safe
 from policies.decisions import Decision
 from policies.dry_runs import (

@@ -12,14 +12,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 from policies.errors import ConcurrentChange, ConfigError, NotInitialized, StorageUnavailable
+
+# What a statement runs on: the control plane's own state uses Core connections; the
+# capabilities' ORM state passes its session, and both may append to the audit log.
+Runner: TypeAlias = "sa.Connection | Session"
 
 DEFAULT_LOCK_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10
@@ -87,8 +93,16 @@ class Database:
         return Path(database).expanduser()
 
     @contextmanager
+    def connect(self, *, write: bool) -> Iterator[sa.Connection]:
+        """A connection in one transaction: committed when the block ends, rolled back if it raises."""
+        with self.errors(), (self.writer if write else self.engine).begin() as conn:
+            yield conn
+
+    @contextmanager
     def session(self, *, write: bool) -> Iterator[Session]:
-        """A session in one transaction: committed when the block ends, rolled back if it raises."""
+        """An ORM session in one transaction (the capabilities' state); like :meth:`connect`."""
+        from sqlalchemy.orm import Session
+
         with (
             self.errors(),
             Session(self.writer if write else self.engine, expire_on_commit=False) as s,
@@ -96,10 +110,10 @@ class Database:
         ):
             yield s
 
-    def pg_lock(self, session: Session, key: int) -> None:
+    def pg_lock(self, runner: Runner, key: int) -> None:
         """Serialise a critical section across processes (PostgreSQL; SQLite writers already queue)."""
         if self.is_pg:
-            session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            runner.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
     @contextmanager
     def errors(self) -> Iterator[None]:

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 
 from orchestration.catalog import schema
 from orchestration.catalog.audit import AuditLog, ChainVerdict
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.dead_letters import DeadLetters, NewDeadLetter
 from orchestration.catalog.engine import DEFAULT_LOCK_TIMEOUT_S, Database, database_url
 from orchestration.catalog.intents import Intents
-from orchestration.catalog.models import AuditOutcome
 from orchestration.catalog.modes import Modes
 from orchestration.catalog.principals import Principals
 from orchestration.catalog.run_grants import DEFAULT_TTL, RunGrants

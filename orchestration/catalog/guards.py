@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from orchestration.catalog.models import APPEND_ONLY_TABLES, UPDATABLE_TABLES
+from orchestration.catalog.control_tables import APPEND_ONLY_TABLES, UPDATABLE_TABLES
 
 # Columns describing what a version *is*; only gate, drift and retention columns may change.
 VERSION_DATA_COLUMNS = (

@@ -11,17 +11,16 @@ closed, audited.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome, intents
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome, IntentRow
 from orchestration.catalog.snapshots import IntentInfo, IntentStatus, intent_info
 from policies.errors import InvalidTransition, NotFound
 
 
 def open_intent(
-    session: Session,
+    conn: sa.Connection,
     table: str,
     action: str,
     from_version: int | None,
@@ -29,25 +28,31 @@ def open_intent(
     actor: str,
     launched_by: str | None,
 ) -> int:
-    row = IntentRow(
-        table_name=table,
-        action=action,
-        from_version=from_version,
-        to_version=to_version,
-        actor=actor,
-        launched_by=launched_by,
-        created_at=now(),
-        status=IntentStatus.PENDING.value,
+    inserted = conn.execute(
+        sa.insert(intents)
+        .values(
+            table_name=table,
+            action=action,
+            from_version=from_version,
+            to_version=to_version,
+            actor=actor,
+            launched_by=launched_by,
+            created_at=now(),
+            status=IntentStatus.PENDING.value,
+        )
+        .returning(intents.c.id)
     )
-    session.add(row)
-    session.flush()
-    return row.id
+    return int(inserted.scalar_one())
 
 
-def close_intent(session: Session, intent_id: int, status: IntentStatus, note: str | None) -> None:
+def close_intent(
+    conn: sa.Connection, intent_id: int, status: IntentStatus, note: str | None
+) -> None:
     if status == IntentStatus.PENDING:
         raise ValueError("an intent closes as done or undone")
-    row = session.get(IntentRow, intent_id, with_for_update=True)
+    row = conn.execute(
+        sa.select(intents).where(intents.c.id == intent_id).with_for_update()
+    ).first()
     if row is None:
         raise NotFound(f"no intent {intent_id}", details={"intent": intent_id})
     if row.status != IntentStatus.PENDING.value:
@@ -55,10 +60,11 @@ def close_intent(session: Session, intent_id: int, status: IntentStatus, note: s
             f"intent {intent_id} was already closed ({row.status}); someone else settled it",
             details={"intent": intent_id, "status": row.status},
         )
-    row.status = status.value
-    row.finished_at = now()
-    row.note = note
-    session.flush()
+    conn.execute(
+        sa.update(intents)
+        .where(intents.c.id == intent_id)
+        .values(status=status.value, finished_at=now(), note=note)
+    )
 
 
 class Intents:
@@ -67,18 +73,18 @@ class Intents:
 
     def pending(self, table: str | None = None) -> list[IntentInfo]:
         """Open intents, oldest first: interrupted acts (or, for a moment, running ones)."""
-        stmt = sa.select(IntentRow).where(IntentRow.status == IntentStatus.PENDING.value)
+        stmt = sa.select(intents).where(intents.c.status == IntentStatus.PENDING.value)
         if table is not None:
-            stmt = stmt.where(IntentRow.table_name == table)
-        with self._db.session(write=False) as s:
-            return [intent_info(r) for r in s.scalars(stmt.order_by(IntentRow.id)).all()]
+            stmt = stmt.where(intents.c.table_name == table)
+        with self._db.connect(write=False) as c:
+            return [intent_info(r) for r in c.execute(stmt.order_by(intents.c.id)).all()]
 
     def any_pending(self) -> bool:
         """One indexed lookup: what every command asks before it answers."""
-        with self._db.session(write=False) as s:
-            found = s.scalar(
-                sa.select(IntentRow.id)
-                .where(IntentRow.status == IntentStatus.PENDING.value)
+        with self._db.connect(write=False) as c:
+            found = c.scalar(
+                sa.select(intents.c.id)
+                .where(intents.c.status == IntentStatus.PENDING.value)
                 .limit(1)
             )
             return found is not None
@@ -92,11 +98,11 @@ class Intents:
         launched_by: str | None = None,
     ) -> None:
         """Close an interrupted intent once the warehouse agrees with the catalog again (audited)."""
-        with self._db.session(write=True) as s:
-            close_intent(s, intent.id, status, note)
+        with self._db.connect(write=True) as c:
+            close_intent(c, intent.id, status, note)
             append(
                 self._db,
-                s,
+                c,
                 actor,
                 "recover",
                 intent.table_name,

@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from orchestration.catalog.models import Base, JSONType, UTCDateTime
+from orchestration.catalog.control_tables import JSONType, UTCDateTime
+from orchestration.catalog.models import Base
 
 CANDIDATE_STATUSES = ("open", "proposed", "rejected", "accepted")
 JOIN_STATES = ("pending", "ACTIVE", "DEPRECATED")  # pending: files being written

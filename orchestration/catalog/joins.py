@@ -19,9 +19,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.engine import Database
 from orchestration.catalog.join_models import AcceptedJoinRow, JoinCandidateRow, JoinProfileRow
-from orchestration.catalog.models import AuditOutcome
 from orchestration.jsonable import json_safe
 from policies.errors import InvalidTransition, NotFound
 

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from orchestration.catalog.audit import append, now
-from orchestration.catalog.engine import PG_LOCK_MODE, Database
-from orchestration.catalog.models import AuditOutcome, SystemModeRow
+from orchestration.catalog.control_tables import AuditOutcome, system_modes
+from orchestration.catalog.engine import PG_LOCK_MODE, Database, Runner
 from orchestration.catalog.snapshots import ModeInfo, mode_info
 from policies.modes import SystemMode
 
 MODE_TARGET = "system_mode"
 
 
-def current(session: Session) -> ModeInfo:
-    row = session.scalars(
-        sa.select(SystemModeRow).order_by(SystemModeRow.version.desc()).limit(1)
+def current(runner: Runner) -> ModeInfo:
+    row = runner.execute(
+        sa.select(system_modes).order_by(system_modes.c.version.desc()).limit(1)
     ).first()
     return mode_info(row)
 
@@ -27,8 +26,8 @@ class Modes:
 
     def current(self) -> ModeInfo:
         """The newest mode row; READ_ONLY (version 0) when none was ever set."""
-        with self._db.session(write=False) as s:
-            return current(s)
+        with self._db.connect(write=False) as c:
+            return current(c)
 
     def set(
         self,
@@ -38,21 +37,22 @@ class Modes:
         launched_by: str | None = None,
     ) -> ModeInfo:
         """Append a new mode version and its audit entry, atomically."""
-        with self._db.session(write=True) as s:
-            self._db.pg_lock(s, PG_LOCK_MODE)
-            before = current(s)
-            row = SystemModeRow(
-                version=before.version + 1,
-                mode=mode.value,
-                changed_at=now(),
-                changed_by=actor,
-                reason=reason,
+        with self._db.connect(write=True) as c:
+            self._db.pg_lock(c, PG_LOCK_MODE)
+            before = current(c)
+            version = before.version + 1
+            c.execute(
+                sa.insert(system_modes).values(
+                    version=version,
+                    mode=mode.value,
+                    changed_at=now(),
+                    changed_by=actor,
+                    reason=reason,
+                )
             )
-            s.add(row)
-            s.flush()
             append(
                 self._db,
-                s,
+                c,
                 actor,
                 "set_mode",
                 MODE_TARGET,
@@ -60,9 +60,9 @@ class Modes:
                 {
                     "from": before.mode.value,
                     "to": mode.value,
-                    "version": row.version,
+                    "version": version,
                     "reason": reason,
                 },
                 launched_by,
             )
-            return mode_info(row)
+            return current(c)

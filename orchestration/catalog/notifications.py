@@ -22,8 +22,8 @@ from orchestration.catalog.alert_models import (
     NotificationRow,
 )
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome
 from orchestration.jsonable import json_safe
 from policies.alerts import AlertKind, AlertSeverity, condition_key
 from policies.errors import InvalidTransition, NotFound

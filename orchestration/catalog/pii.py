@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome, UTCDateTime
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome, Base, UTCDateTime
+from orchestration.catalog.models import Base
 from policies.errors import NotFound
 from policies.pii import Finding, PiiType, Status, Tier
 

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome, principals
 from orchestration.catalog.engine import PG_LOCK_ADMINS, Database
-from orchestration.catalog.models import AuditOutcome, PrincipalRow
 from orchestration.catalog.snapshots import PrincipalInfo, principal_info
 from policies.errors import AuthenticationRequired, InvalidTransition, NotFound, ValidationFailed
 from policies.roles import Role
@@ -59,25 +59,27 @@ class Principals:
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
         prefix = key[:KEY_PREFIX_LENGTH]
         try:
-            with self._db.session(write=True) as s:
-                exists = s.scalar(sa.select(PrincipalRow.id).where(PrincipalRow.name == name))
+            with self._db.connect(write=True) as c:
+                exists = c.scalar(sa.select(principals.c.id).where(principals.c.name == name))
                 if exists is not None:
                     raise _exists(name)
-                row = PrincipalRow(
-                    name=name,
-                    role=role.label,
-                    api_key_hash=hash_api_key(key),
-                    key_prefix=prefix,
-                    created_at=now(),
-                    created_by=created_by,
-                    disabled=False,
+                inserted = c.execute(
+                    sa.insert(principals)
+                    .values(
+                        name=name,
+                        role=role.label,
+                        api_key_hash=hash_api_key(key),
+                        key_prefix=prefix,
+                        created_at=now(),
+                        created_by=created_by,
+                        disabled=False,
+                    )
+                    .returning(principals.c.id)
                 )
-                s.add(row)
-                s.flush()
-                info = principal_info(row)
+                info = _by_id(c, int(inserted.scalar_one()))
                 append(
                     self._db,
-                    s,
+                    c,
                     created_by,
                     "create_principal",
                     f"principal:{name}",
@@ -96,9 +98,9 @@ class Principals:
                 "no API key was given: set SPYNE_API_KEY to your key (an admin can create one)",
                 details={"variable": "SPYNE_API_KEY"},
             )
-        with self._db.session(write=False) as s:
-            row = s.scalars(
-                sa.select(PrincipalRow).where(PrincipalRow.api_key_hash == hash_api_key(key))
+        with self._db.connect(write=False) as c:
+            row = c.execute(
+                sa.select(principals).where(principals.c.api_key_hash == hash_api_key(key))
             ).first()
             if row is None or row.disabled:
                 raise AuthenticationRequired(
@@ -113,10 +115,10 @@ class Principals:
         queue for one lock, so two admins disabling each other at once cannot both count the
         other as still enabled (SQLite writers already queue).
         """
-        with self._db.session(write=True) as s:
-            self._db.pg_lock(s, PG_LOCK_ADMINS)
-            row = s.scalars(
-                sa.select(PrincipalRow).where(PrincipalRow.name == name).with_for_update()
+        with self._db.connect(write=True) as c:
+            self._db.pg_lock(c, PG_LOCK_ADMINS)
+            row = c.execute(
+                sa.select(principals).where(principals.c.name == name).with_for_update()
             ).first()
             if row is None:
                 raise NotFound(
@@ -126,49 +128,52 @@ class Principals:
             if row.disabled:
                 return principal_info(row)
             if row.role == Role.ADMIN.label:
-                admins = s.scalar(
+                admins = c.scalar(
                     sa.select(sa.func.count())
-                    .select_from(PrincipalRow)
-                    .where(PrincipalRow.role == Role.ADMIN.label, PrincipalRow.disabled.is_(False))
+                    .select_from(principals)
+                    .where(principals.c.role == Role.ADMIN.label, principals.c.disabled.is_(False))
                 )
                 if int(admins or 0) <= 1:
                     raise InvalidTransition(
                         f"{name} is the last enabled admin; create another admin first",
                         details={"name": name},
                     )
-            row.disabled = True
-            s.flush()
+            c.execute(sa.update(principals).where(principals.c.id == row.id).values(disabled=True))
             append(
                 self._db,
-                s,
+                c,
                 actor,
                 "disable_principal",
                 f"principal:{name}",
                 AuditOutcome.ALLOWED,
                 {"role": row.role, "key_prefix": row.key_prefix},
             )
-            return principal_info(row)
+            return _by_id(c, row.id)
 
     def has_admin(self) -> bool:
-        with self._db.session(write=False) as s:
-            found = s.scalar(
-                sa.select(PrincipalRow.id)
-                .where(PrincipalRow.role == Role.ADMIN.label, PrincipalRow.disabled.is_(False))
+        with self._db.connect(write=False) as c:
+            found = c.scalar(
+                sa.select(principals.c.id)
+                .where(principals.c.role == Role.ADMIN.label, principals.c.disabled.is_(False))
                 .limit(1)
             )
             return found is not None
 
     def by_id(self, principal_id: int) -> PrincipalInfo:
-        with self._db.session(write=False) as s:
-            row = s.get(PrincipalRow, principal_id)
-            if row is None:
-                raise NotFound(f"no principal with id {principal_id}", details={"id": principal_id})
-            return principal_info(row)
+        with self._db.connect(write=False) as c:
+            return _by_id(c, principal_id)
 
     def all(self) -> list[PrincipalInfo]:
-        with self._db.session(write=False) as s:
-            rows = s.scalars(sa.select(PrincipalRow).order_by(PrincipalRow.name)).all()
+        with self._db.connect(write=False) as c:
+            rows = c.execute(sa.select(principals).order_by(principals.c.name)).all()
             return [principal_info(r) for r in rows]
+
+
+def _by_id(conn: sa.Connection, principal_id: int) -> PrincipalInfo:
+    row = conn.execute(sa.select(principals).where(principals.c.id == principal_id)).first()
+    if row is None:
+        raise NotFound(f"no principal with id {principal_id}", details={"id": principal_id})
+    return principal_info(row)
 
 
 def _exists(name: str) -> ValidationFailed:

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome, JSONType, UTCDateTime
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome, Base, JSONType, UTCDateTime
+from orchestration.catalog.models import Base
 from orchestration.jsonable import json_safe
 from policies.errors import NotFound, PreviewInvalid
 

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from orchestration.catalog.audit import now
+from orchestration.catalog.control_tables import principals, run_grants
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import PrincipalRow, RunGrantRow
 from orchestration.catalog.snapshots import PrincipalInfo, principal_info
 from policies.errors import AuthenticationRequired, ValidationFailed
 
@@ -38,9 +38,9 @@ class RunGrants:
         token = "spyrun_" + secrets.token_urlsafe(32)
         at = now()
         try:
-            with self._db.session(write=True) as s:
-                s.add(
-                    RunGrantRow(
+            with self._db.connect(write=True) as c:
+                c.execute(
+                    sa.insert(run_grants).values(
                         token_hash=_hash(token),
                         run_id=run_id,
                         principal_id=principal.id,
@@ -62,15 +62,17 @@ class RunGrants:
             "launch it again with `spyne`, or from the UI/schedule as the service principal",
             details={"run_id": run_id},
         )
-        with self._db.session(write=False) as s:
-            row = s.execute(
-                sa.select(RunGrantRow, PrincipalRow)
-                .join(PrincipalRow, PrincipalRow.id == RunGrantRow.principal_id)
-                .where(RunGrantRow.token_hash == _hash(token))
+        with self._db.connect(write=False) as c:
+            grant = c.execute(
+                sa.select(
+                    run_grants.c.run_id, run_grants.c.expires_at, run_grants.c.principal_id
+                ).where(run_grants.c.token_hash == _hash(token))
             ).first()
-            if row is None:
+            if grant is None or grant.run_id != run_id or grant.expires_at <= now():
                 raise refused
-            grant, person = row
-            if grant.run_id != run_id or grant.expires_at <= now() or person.disabled:
+            person = c.execute(
+                sa.select(principals).where(principals.c.id == grant.principal_id)
+            ).first()
+            if person is None or person.disabled:
                 raise refused
             return principal_info(person)

@@ -12,11 +12,10 @@ import os
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from orchestration.catalog import guards
+from orchestration.catalog.control_tables import VERSION_TABLE
 from orchestration.catalog.engine import PG_LOCK_MIGRATIONS, Database
-from orchestration.catalog.models import VERSION_TABLE
 from policies.errors import ConfigError, IntegrityViolation, NotInitialized, StorageUnavailable
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -93,8 +92,7 @@ def check_ready(db: Database) -> None:
             raise db.not_initialized("the file does not exist")
         if path.stat().st_size == 0:
             raise db.not_initialized("the file is empty")
-    with db.errors(), Session(db.engine) as s:
-        conn = s.connection()
+    with db.errors(), db.engine.connect() as conn:
         found = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}").scalar()
         if found != HEAD:
             _refuse_revision(db, found)

@@ -1,4 +1,4 @@
-"""Frozen snapshots of catalog rows: what the catalog hands out, never live ORM objects.
+"""Frozen snapshots of catalog rows: what the catalog hands out, never live database rows.
 
 A caller cannot keep a stale row around and write it back later; every change goes through
 the catalog's own methods, in their own transactions.
@@ -9,19 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
-from orchestration.catalog.models import (
-    AuditLogRow,
-    AuditOutcome,
-    DeadLetterRow,
-    IntentRow,
-    PrincipalRow,
-    StateHistoryRow,
-    SystemModeRow,
-    TableRow,
-    TableVersionRow,
-)
+import sqlalchemy as sa
+
+from orchestration.catalog.control_tables import AuditOutcome
 from policies.errors import ValidationFailed
 from policies.failures import FailureClass
 from policies.lifecycle import TableState, Transition
@@ -31,6 +23,8 @@ from policies.publish import GateStatus
 from policies.roles import Role
 
 _E = TypeVar("_E", bound=StrEnum)
+# A row of one of the control plane's tables (columns by name).
+Row: TypeAlias = sa.Row[Any]
 
 
 def parse_enum(kind: type[_E], value: _E | str, what: str, field: str) -> _E:
@@ -204,7 +198,7 @@ class DeadLetterInfo:
         }
 
 
-def principal_info(row: PrincipalRow) -> PrincipalInfo:
+def principal_info(row: Row) -> PrincipalInfo:
     return PrincipalInfo(
         id=row.id,
         name=row.name,
@@ -216,13 +210,13 @@ def principal_info(row: PrincipalRow) -> PrincipalInfo:
     )
 
 
-def mode_info(row: SystemModeRow | None) -> ModeInfo:
+def mode_info(row: Row | None) -> ModeInfo:
     if row is None:
         return ModeInfo(SystemMode(DEFAULT_MODE), 0, None, None, None)
     return ModeInfo(SystemMode(row.mode), row.version, row.changed_at, row.changed_by, row.reason)
 
 
-def table_info(row: TableRow, version_count: int) -> TableInfo:
+def table_info(row: Row, version_count: int) -> TableInfo:
     return TableInfo(
         name=row.name,
         layer=Layer(row.layer),
@@ -236,7 +230,7 @@ def table_info(row: TableRow, version_count: int) -> TableInfo:
     )
 
 
-def version_info(row: TableVersionRow) -> VersionInfo:
+def version_info(row: Row) -> VersionInfo:
     return VersionInfo(
         table_name=row.table_name,
         version=row.version,
@@ -254,7 +248,7 @@ def version_info(row: TableVersionRow) -> VersionInfo:
     )
 
 
-def audit_entry(row: AuditLogRow) -> AuditEntry:
+def audit_entry(row: Row) -> AuditEntry:
     return AuditEntry(
         id=row.id,
         seq=int(row.seq or 0),
@@ -270,7 +264,7 @@ def audit_entry(row: AuditLogRow) -> AuditEntry:
     )
 
 
-def state_change(row: StateHistoryRow) -> StateChange:
+def state_change(row: Row) -> StateChange:
     return StateChange(
         id=row.id,
         table_name=row.table_name,
@@ -285,7 +279,7 @@ def state_change(row: StateHistoryRow) -> StateChange:
     )
 
 
-def intent_info(row: IntentRow) -> IntentInfo:
+def intent_info(row: Row) -> IntentInfo:
     return IntentInfo(
         id=row.id,
         table_name=row.table_name,
@@ -301,7 +295,7 @@ def intent_info(row: IntentRow) -> IntentInfo:
     )
 
 
-def dead_letter_info(row: DeadLetterRow) -> DeadLetterInfo:
+def dead_letter_info(row: Row) -> DeadLetterInfo:
     return DeadLetterInfo(
         id=row.id,
         run_id=row.run_id,

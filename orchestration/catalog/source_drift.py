@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from orchestration.catalog.alert_models import SourceDriftRow
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import AuditOutcome
 from orchestration.catalog.engine import Database
-from orchestration.catalog.models import AuditOutcome
 from orchestration.jsonable import json_safe
 
 DRIFT_ACTION = "source_drift_recorded"

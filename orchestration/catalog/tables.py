@@ -7,17 +7,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
 
 from orchestration.catalog.audit import append, now
-from orchestration.catalog.engine import Database
-from orchestration.catalog.models import (
+from orchestration.catalog.control_tables import (
     AuditOutcome,
-    StateHistoryRow,
-    TableRow,
-    TableVersionRow,
+    state_history,
+    table_versions,
+    tables,
 )
+from orchestration.catalog.engine import Database
 from orchestration.catalog.snapshots import (
+    Row,
     StateChange,
     TableInfo,
     VersionInfo,
@@ -39,20 +39,27 @@ def table_name(table: str | TableRef) -> str:
     return table.canonical if isinstance(table, TableRef) else table
 
 
-def retained_count(session: Session, name: str) -> int:
+V = table_versions.c
+
+
+def retained_count(conn: sa.Connection, name: str) -> int:
     stmt = (
         sa.select(sa.func.count())
-        .select_from(TableVersionRow)
-        .where(TableVersionRow.table_name == name, TableVersionRow.dropped_at.is_(None))
+        .select_from(table_versions)
+        .where(V.table_name == name, V.dropped_at.is_(None))
     )
-    return int(session.scalar(stmt) or 0)
+    return int(conn.scalar(stmt) or 0)
 
 
-def require_table(session: Session, name: str, *, lock: bool = False) -> TableRow:
-    stmt = sa.select(TableRow).where(TableRow.name == name)
+def find_table(conn: sa.Connection, name: str) -> Row | None:
+    return conn.execute(sa.select(tables).where(tables.c.name == name)).first()
+
+
+def require_table(conn: sa.Connection, name: str, *, lock: bool = False) -> Row:
+    stmt = sa.select(tables).where(tables.c.name == name)
     if lock:
         stmt = stmt.with_for_update()
-    row = session.scalars(stmt).first()
+    row = conn.execute(stmt).first()
     if row is None:
         raise NotFound(
             f"table {name!r} is not in the catalog; {_LIST_TABLES_HINT}", details={"table": name}
@@ -60,15 +67,22 @@ def require_table(session: Session, name: str, *, lock: bool = False) -> TableRo
     return row
 
 
-def require_version(session: Session, name: str, version: int) -> TableVersionRow:
+def find_version(conn: sa.Connection, name: str, version: int) -> Row | None:
+    stmt = sa.select(table_versions).where(V.table_name == name, V.version == version)
+    return conn.execute(stmt).first()
+
+
+def require_version(conn: sa.Connection, name: str, version: int) -> Row:
     checked_version(version)
-    row = session.get(TableVersionRow, (name, version))
+    row = find_version(conn, name, version)
     if row is None:
-        known = session.scalars(
-            sa.select(TableVersionRow.version)
-            .where(TableVersionRow.table_name == name, TableVersionRow.dropped_at.is_(None))
-            .order_by(TableVersionRow.version)
-        ).all()
+        known: list[int] = list(
+            conn.scalars(
+                sa.select(V.version)
+                .where(V.table_name == name, V.dropped_at.is_(None))
+                .order_by(V.version)
+            ).all()
+        )
         listed = ", ".join(str(v) for v in known) or "none"
         raise NotFound(
             f"{name} has no version {version}; its retained versions are: {listed}",
@@ -77,11 +91,11 @@ def require_version(session: Session, name: str, version: int) -> TableVersionRo
     return row
 
 
-def versions_of(session: Session, name: str, include_dropped: bool) -> list[VersionInfo]:
-    stmt = sa.select(TableVersionRow).where(TableVersionRow.table_name == name)
+def versions_of(conn: sa.Connection, name: str, include_dropped: bool) -> list[VersionInfo]:
+    stmt = sa.select(table_versions).where(V.table_name == name)
     if not include_dropped:
-        stmt = stmt.where(TableVersionRow.dropped_at.is_(None))
-    rows = session.scalars(stmt.order_by(TableVersionRow.version)).all()
+        stmt = stmt.where(V.dropped_at.is_(None))
+    rows = conn.execute(stmt.order_by(V.version)).all()
     return [version_info(r) for r in rows]
 
 
@@ -100,61 +114,62 @@ class Tables:
             )
         name = ref.canonical
         try:
-            with self._db.session(write=True) as s:
-                row = s.get(TableRow, name)
+            with self._db.connect(write=True) as c:
+                row = find_table(c, name)
                 if row is None:
                     at = now()
-                    row = TableRow(
-                        name=name,
-                        layer=ref.layer.value,
-                        state=state.value,
-                        active_version=None,
-                        row_version=1,
-                        created_at=at,
-                        updated_at=at,
-                        last_promoted_at=None,
+                    c.execute(
+                        sa.insert(tables).values(
+                            name=name,
+                            layer=ref.layer.value,
+                            state=state.value,
+                            active_version=None,
+                            row_version=1,
+                            created_at=at,
+                            updated_at=at,
+                            last_promoted_at=None,
+                        )
                     )
-                    s.add(row)
-                    s.flush()
-                return table_info(row, retained_count(s, name))
+                    row = require_table(c, name)
+                return table_info(row, retained_count(c, name))
         except sa_exc.IntegrityError:
             return self.get(name)  # another process created it between our read and insert
 
     def get(self, name: str | TableRef) -> TableInfo:
-        with self._db.session(write=False) as s:
-            row = require_table(s, table_name(name))
-            return table_info(row, retained_count(s, row.name))
+        with self._db.connect(write=False) as c:
+            row = require_table(c, table_name(name))
+            return table_info(row, retained_count(c, row.name))
 
     def all(
         self, *, layer: Layer | None = None, states: frozenset[TableState] | None = None
     ) -> list[TableInfo]:
         counts = (
-            sa.select(TableVersionRow.table_name, sa.func.count().label("n"))
-            .where(TableVersionRow.dropped_at.is_(None))
-            .group_by(TableVersionRow.table_name)
+            sa.select(V.table_name, sa.func.count().label("n"))
+            .where(V.dropped_at.is_(None))
+            .group_by(V.table_name)
             .subquery()
         )
         stmt = (
-            sa.select(TableRow, sa.func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.table_name == TableRow.name)
-            .order_by(TableRow.name)
+            sa.select(tables, sa.func.coalesce(counts.c.n, 0).label("retained"))
+            .outerjoin(counts, counts.c.table_name == tables.c.name)
+            .order_by(tables.c.name)
         )
         if layer is not None:
-            stmt = stmt.where(TableRow.layer == layer.value)
+            stmt = stmt.where(tables.c.layer == layer.value)
         if states is not None:
-            stmt = stmt.where(TableRow.state.in_(sorted(s.value for s in states)))
-        with self._db.session(write=False) as s:
-            return [table_info(row, int(n)) for row, n in s.execute(stmt).tuples()]
+            stmt = stmt.where(tables.c.state.in_(sorted(s.value for s in states)))
+        with self._db.connect(write=False) as c:
+            return [table_info(row, int(row.retained)) for row in c.execute(stmt).all()]
 
     def history(self, name: str | TableRef) -> list[StateChange]:
         """A table's state changes, oldest first."""
         name = table_name(name)
-        with self._db.session(write=False) as s:
-            require_table(s, name)
-            rows = s.scalars(
-                sa.select(StateHistoryRow)
-                .where(StateHistoryRow.table_name == name)
-                .order_by(StateHistoryRow.id)
+        with self._db.connect(write=False) as c:
+            require_table(c, name)
+            rows = c.execute(
+                sa.select(state_history)
+                .where(state_history.c.table_name == name)
+                .order_by(state_history.c.id)
             ).all()
             return [state_change(r) for r in rows]
 
@@ -181,37 +196,37 @@ class Tables:
             )
         schema_json = json_safe([dict(c) for c in schema])
         try:
-            with self._db.session(write=True) as s:
-                table = require_table(s, name)
+            with self._db.connect(write=True) as c:
+                table = require_table(c, name)
                 if table.state == TableState.READ_ONLY.value:
                     raise ValidationFailed(
                         f"{name} is a READ_ONLY external source; Spyne does not build versions of it",
                         details={"table": name},
                     )
-                existing = s.get(TableVersionRow, (name, version))
+                existing = find_version(c, name, version)
                 if existing is not None:
                     return _same_or_refuse(
                         existing, physical_name, row_count, schema_json, content_hash
                     )
-                row = TableVersionRow(
-                    table_name=name,
-                    version=version,
-                    physical_name=physical_name,
-                    created_at=now(),
-                    row_count=row_count,
-                    schema_json=schema_json,
-                    content_hash=content_hash,
-                    gate_status=GateStatus.NOT_RUN.value,
-                    gate_details=None,
-                    drift_json=None,
-                    build_run_id=build_run_id,
+                c.execute(
+                    sa.insert(table_versions).values(
+                        table_name=name,
+                        version=version,
+                        physical_name=physical_name,
+                        created_at=now(),
+                        row_count=row_count,
+                        schema_json=schema_json,
+                        content_hash=content_hash,
+                        gate_status=GateStatus.NOT_RUN.value,
+                        gate_details=None,
+                        drift_json=None,
+                        build_run_id=build_run_id,
+                    )
                 )
-                s.add(row)
-                s.flush()
-                return version_info(row)
+                return version_info(require_version(c, name, version))
         except sa_exc.IntegrityError as exc:
-            with self._db.session(write=False) as s:
-                existing = s.get(TableVersionRow, (name, version))
+            with self._db.connect(write=False) as c:
+                existing = find_version(c, name, version)
                 if existing is not None:
                     return _same_or_refuse(
                         existing, physical_name, row_count, schema_json, content_hash
@@ -225,13 +240,9 @@ class Tables:
     def next_version(self, name: str | TableRef) -> int:
         """One more than any version ever registered, dropped ones included: numbers never repeat."""
         name = table_name(name)
-        with self._db.session(write=False) as s:
-            require_table(s, name)
-            highest = s.scalar(
-                sa.select(sa.func.max(TableVersionRow.version)).where(
-                    TableVersionRow.table_name == name
-                )
-            )
+        with self._db.connect(write=False) as c:
+            require_table(c, name)
+            highest = c.scalar(sa.select(sa.func.max(V.version)).where(V.table_name == name))
         following = int(highest or 0) + 1
         if following > MAX_VERSION:
             raise ValidationFailed(
@@ -243,15 +254,15 @@ class Tables:
     def versions(self, name: str | TableRef, include_dropped: bool = False) -> list[VersionInfo]:
         """Versions oldest first."""
         name = table_name(name)
-        with self._db.session(write=False) as s:
-            require_table(s, name)
-            return versions_of(s, name, include_dropped)
+        with self._db.connect(write=False) as c:
+            require_table(c, name)
+            return versions_of(c, name, include_dropped)
 
     def version(self, name: str | TableRef, version: int) -> VersionInfo:
         name = table_name(name)
-        with self._db.session(write=False) as s:
-            require_table(s, name)
-            return version_info(require_version(s, name, version))
+        with self._db.connect(write=False) as c:
+            require_table(c, name)
+            return version_info(require_version(c, name, version))
 
     def record_gate(
         self,
@@ -270,14 +281,12 @@ class Tables:
         name = table_name(name)
         gate = parse_enum(GateStatus, status, "gate status", "status")
         gate_details = json_safe(dict(details or {}))
-        with self._db.session(write=True) as s:
-            row = require_version(s, name, version)
-            row.gate_status = gate.value
-            row.gate_details = gate_details
-            s.flush()
+        with self._db.connect(write=True) as c:
+            require_version(c, name, version)
+            _update_version(c, name, version, gate_status=gate.value, gate_details=gate_details)
             append(
                 self._db,
-                s,
+                c,
                 actor,
                 "gate_decision",
                 name,
@@ -285,18 +294,17 @@ class Tables:
                 {"version": version, "status": gate.value, "details": gate_details},
                 launched_by,
             )
-            return version_info(row)
+            return version_info(require_version(c, name, version))
 
     def record_drift(
         self, name: str | TableRef, version: int, drift: Mapping[str, Any]
     ) -> VersionInfo:
         """Attach the drift report comparing this version with the active one."""
         name = table_name(name)
-        with self._db.session(write=True) as s:
-            row = require_version(s, name, version)
-            row.drift_json = json_safe(dict(drift))
-            s.flush()
-            return version_info(row)
+        with self._db.connect(write=True) as c:
+            require_version(c, name, version)
+            _update_version(c, name, version, drift_json=json_safe(dict(drift)))
+            return version_info(require_version(c, name, version))
 
     def mark_dropped(self, name: str | TableRef, version: int) -> VersionInfo:
         """Note that a version's physical table is gone; its row stays, so its number is never reused.
@@ -304,14 +312,20 @@ class Tables:
         Locks the table row so a concurrent promotion cannot pick the version being dropped.
         """
         name = table_name(name)
-        with self._db.session(write=True) as s:
-            table = require_table(s, name, lock=True)
-            return mark_dropped(s, table, version)
+        with self._db.connect(write=True) as c:
+            table = require_table(c, name, lock=True)
+            return mark_dropped(c, table, version)
 
 
-def mark_dropped(session: Session, table: TableRow, version: int) -> VersionInfo:
+def _update_version(conn: sa.Connection, name: str, version: int, **values: Any) -> None:
+    conn.execute(
+        sa.update(table_versions).where(V.table_name == name, V.version == version).values(**values)
+    )
+
+
+def mark_dropped(conn: sa.Connection, table: Row, version: int) -> VersionInfo:
     """Mark a version dropped, with the table's row already locked; the ACTIVE one never is."""
-    row = require_version(session, table.name, version)
+    row = require_version(conn, table.name, version)
     if row.dropped_at is not None:
         return version_info(row)
     if table.active_version == version:
@@ -320,13 +334,12 @@ def mark_dropped(session: Session, table: TableRow, version: int) -> VersionInfo
             "promote or roll back to another version first",
             details={"table": table.name, "version": version},
         )
-    row.dropped_at = now()
-    session.flush()
-    return version_info(row)
+    _update_version(conn, table.name, version, dropped_at=now())
+    return version_info(require_version(conn, table.name, version))
 
 
 def _same_or_refuse(
-    existing: TableVersionRow,
+    existing: Row,
     physical_name: str,
     row_count: int,
     schema_json: list[dict[str, Any]],

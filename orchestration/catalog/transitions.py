@@ -14,12 +14,16 @@ from dataclasses import replace
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from orchestration.catalog.audit import append, now
+from orchestration.catalog.control_tables import (
+    AuditOutcome,
+    state_history,
+    table_versions,
+    tables,
+)
 from orchestration.catalog.engine import Database
 from orchestration.catalog.intents import close_intent, open_intent
-from orchestration.catalog.models import AuditOutcome, StateHistoryRow, TableRow, TableVersionRow
 from orchestration.catalog.snapshots import (
     IntentStatus,
     TableInfo,
@@ -41,9 +45,9 @@ from policies.lifecycle import TableState, Transition, next_state
 class TransitionTx:
     """The locked row of one table, and what may be done to it inside the lock."""
 
-    def __init__(self, db: Database, session: Session, table: TableInfo) -> None:
+    def __init__(self, db: Database, conn: sa.Connection, table: TableInfo) -> None:
         self._db = db
-        self._session = session
+        self._conn = conn
         self._table = table
         self._closed = False
 
@@ -60,12 +64,12 @@ class TransitionTx:
         """A version of the locked table, read inside the lock (e.g. to check its gate)."""
         self._check_open()
         with self._db.errors():
-            return version_info(require_version(self._session, self._table.name, version))
+            return version_info(require_version(self._conn, self._table.name, version))
 
     def versions(self, include_dropped: bool = False) -> list[VersionInfo]:
         self._check_open()
         with self._db.errors():
-            return versions_of(self._session, self._table.name, include_dropped)
+            return versions_of(self._conn, self._table.name, include_dropped)
 
     def open_intent(
         self,
@@ -79,7 +83,7 @@ class TransitionTx:
         self._check_open()
         with self._db.errors():
             return open_intent(
-                self._session,
+                self._conn,
                 self._table.name,
                 action,
                 from_version,
@@ -92,13 +96,13 @@ class TransitionTx:
         """Note, inside the lock, that a version's physical table is gone (never the ACTIVE one)."""
         self._check_open()
         with self._db.errors():
-            row = require_table(self._session, self._table.name)
-            return mark_dropped(self._session, row, version)
+            row = require_table(self._conn, self._table.name)
+            return mark_dropped(self._conn, row, version)
 
     def close_intent(self, intent_id: int, status: IntentStatus, note: str | None = None) -> None:
         self._check_open()
         with self._db.errors():
-            close_intent(self._session, intent_id, status, note)
+            close_intent(self._conn, intent_id, status, note)
 
     def set_state(
         self,
@@ -146,7 +150,7 @@ class TransitionTx:
         actor: str,
         reason: str | None,
     ) -> TableInfo:
-        s = self._session
+        s = self._conn
         if to_version is not None:
             target = require_version(s, before.name, to_version)
             if target.dropped_at is not None:
@@ -172,10 +176,9 @@ class TransitionTx:
         result = cast(
             sa.CursorResult[Any],
             s.execute(
-                sa.update(TableRow)
-                .where(TableRow.name == before.name, TableRow.row_version == before.row_version)
+                sa.update(tables)
+                .where(tables.c.name == before.name, tables.c.row_version == before.row_version)
                 .values(**values)
-                .execution_options(synchronize_session=False)
             ),
         )
         if result.rowcount != 1:
@@ -186,16 +189,15 @@ class TransitionTx:
             )
         if was_serving and not still_serving:
             s.execute(
-                sa.update(TableVersionRow)
+                sa.update(table_versions)
                 .where(
-                    TableVersionRow.table_name == before.name,
-                    TableVersionRow.version == before.active_version,
+                    table_versions.c.table_name == before.name,
+                    table_versions.c.version == before.active_version,
                 )
                 .values(last_active_at=at)
-                .execution_options(synchronize_session=False)
             )
-        s.add(
-            StateHistoryRow(
+        s.execute(
+            sa.insert(state_history).values(
                 table_name=before.name,
                 from_state=before.state.value,
                 to_state=to_state.value,
@@ -207,7 +209,6 @@ class TransitionTx:
                 reason=reason,
             )
         )
-        s.flush()
         self._table = replace(
             before,
             state=to_state,
@@ -237,7 +238,7 @@ class TransitionTx:
         with self._db.errors():
             return append(
                 self._db,
-                self._session,
+                self._conn,
                 actor,
                 action,
                 target or self._table.name,
@@ -257,13 +258,13 @@ def transition(
     then shows its result. ``expected_row_version`` makes the change conditional on what a
     client saw earlier (ConcurrentChange otherwise).
     """
-    session = Session(db.writer, expire_on_commit=False)
+    conn = db.writer.connect()
     tx: TransitionTx | None = None
     try:
         with db.errors():
-            session.begin()
-            row = require_table(session, name, lock=True)
-            table = table_info(row, retained_count(session, name))
+            conn.begin()
+            row = require_table(conn, name, lock=True)
+            table = table_info(row, retained_count(conn, name))
         if expected_row_version is not None and table.row_version != expected_row_version:
             raise ConcurrentChange(
                 f"{name} changed since you looked at it (row version "
@@ -276,15 +277,15 @@ def transition(
                     "active_version": table.active_version,
                 },
             )
-        tx = TransitionTx(db, session, table)
+        tx = TransitionTx(db, conn, table)
         yield tx
         tx._closed = True
         with db.errors():
-            session.commit()
+            conn.commit()
     except BaseException:
-        session.rollback()
+        conn.rollback()
         raise
     finally:
         if tx is not None:
             tx._closed = True
-        session.close()
+        conn.close()

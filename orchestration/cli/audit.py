@@ -5,9 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
-from orchestration.cli.common import JsonOpt, actor, emit_json, out, refusals, runtime, table
+from orchestration.cli.common import (
+    JsonOpt,
+    actor,
+    emit_json,
+    out,
+    refusals,
+    runtime,
+    styled,
+    table,
+)
 
 app = typer.Typer(
     help="The append-only audit log, newest first (engineer or admin).",
@@ -53,6 +61,8 @@ def audit_list(
     if as_json:
         emit_json(data)
         return
+    from rich.text import Text
+
     rows = [
         [
             e.id,
@@ -87,7 +97,7 @@ def audit_verify(as_json: JsonOpt = False) -> None:
         )
     else:
         out.print(
-            Text.assemble(
+            styled(
                 ("audit log broken", "bold red"),
                 f": {verdict.reason} (entries before it, {verdict.checked}, are intact)",
             )

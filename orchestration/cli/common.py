@@ -13,26 +13,49 @@ import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 from typer.core import TyperGroup
 
 from policies.errors import SpyneError
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     from orchestration.identity import Actor
     from orchestration.runtime import Runtime
 
-# Wide enough for table names and timestamps when stdout is not a terminal. Markup is off:
-# names, reasons and keys are printed exactly as they are, whatever brackets they hold.
-out = Console(width=None if sys.stdout.isatty() else 160, markup=False, highlight=False)
-err_console = Console(
-    stderr=True, width=None if sys.stderr.isatty() else 160, markup=False, highlight=False
-)
+
+class _OnFirstUse:
+    """A rich Console made when first printed to: ``--json`` answers never load rich's renderer.
+
+    Wide enough for table names and timestamps when the stream is not a terminal. Markup is
+    off: names, reasons and keys are printed exactly as they are, whatever brackets they hold.
+    """
+
+    def __init__(self, *, stderr: bool) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            stream = sys.stderr if self._stderr else sys.stdout
+            self._console = Console(
+                stderr=self._stderr,
+                width=None if stream.isatty() else 160,
+                markup=False,
+                highlight=False,
+            )
+        return getattr(self._console, name)
+
+
+out = cast("Console", _OnFirstUse(stderr=False))
+err_console = cast("Console", _OnFirstUse(stderr=True))
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DEBUG_ENV = "SPYNE_DEBUG"
@@ -45,6 +68,8 @@ def new_app(help_text: str, cls: type[TyperGroup] | None = None) -> typer.Typer:
 
 
 def print_error(err: SpyneError) -> None:
+    from rich.text import Text
+
     err_console.print(Text.assemble(("error ", "bold red"), f"[{err.code}]: {err.message}"))
     if err.details:
         err_console.print(json.dumps(err.details, indent=2, default=str, ensure_ascii=False))
@@ -65,6 +90,8 @@ def refusals() -> Iterator[None]:
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
     except Exception as e:
+        from rich.text import Text
+
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
         err_console.print(
@@ -94,16 +121,23 @@ def actor(rt: Runtime) -> Actor:
     me = current_actor(rt.catalog)
     if rt.catalog.any_pending_intent():
         for settled in rt.service().settle(me.name):
+            from rich.text import Text
+
             err_console.print(Text(f"recovered: {settled.intent.table_name}: {settled.note}"))
     return me
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:
     """A line of plain text with styled parts; never parsed as markup."""
+    from rich.text import Text
+
     return Text.assemble(*parts)
 
 
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     t = Table(title=title)
     for column in columns:
         t.add_column(column, overflow="fold")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
 from orchestration.cli.common import JsonOpt, actor, emit_json, out, refusals, runtime, table
 
@@ -52,6 +51,8 @@ def doctor(
     elif not findings:
         out.print("the warehouse agrees with the catalog")
     else:
+        from rich.text import Text
+
         rows = [
             [
                 f.table,

@@ -16,11 +16,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from orchestration.catalog import Catalog
 from orchestration.catalog.audit import row_chain_hash
-from orchestration.catalog.models import AuditLogRow
+from orchestration.catalog.control_tables import audit_log
 from policies.modes import SystemMode
 from tests.catalog_support import (
     NAME,
@@ -150,9 +149,10 @@ def _edit_and_rehash(raw: sa.Engine, ids: dict[int, int]) -> tuple[int, int, str
     """A careful forger recomputes the edited row's own hash: the next link breaks instead."""
     with raw.begin() as conn:
         conn.execute(sa.text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 3"))
-    with Session(raw) as s, s.begin():
-        row = s.scalars(sa.select(AuditLogRow).where(AuditLogRow.seq == 3)).one()
-        row.row_hash = row_chain_hash(row, str(row.prev_hash))
+    with raw.begin() as conn:
+        row = conn.execute(sa.select(audit_log).where(audit_log.c.seq == 3)).one()
+        forged = row_chain_hash(row, str(row.prev_hash))
+        conn.execute(sa.update(audit_log).where(audit_log.c.id == row.id).values(row_hash=forged))
     return 4, ids[4], "does not link to the entry before it"
 
 

@@ -20,8 +20,9 @@ from orchestration.catalog import (  # noqa: F401
     pii,
     query_previews,
 )
+from orchestration.catalog.control_tables import VERSION_TABLE
 from orchestration.catalog.engine import database_url
-from orchestration.catalog.models import VERSION_TABLE, Base
+from orchestration.catalog.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from orchestration.catalog import guards
-from orchestration.catalog.models import FAILURE_CLASS_VALUES, JSONType
+from orchestration.catalog.control_tables import FAILURE_CLASS_VALUES, JSONType
 
 revision: str = "0003"
 down_revision: str | None = "0002"

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from orchestration.catalog import guards
-from orchestration.catalog.models import JSONType
+from orchestration.catalog.control_tables import JSONType
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from orchestration.catalog.control_tables import JSONType
 from orchestration.catalog.join_models import CANDIDATE_STATUSES, JOIN_STATES, JOIN_TYPES
-from orchestration.catalog.models import JSONType
 
 revision: str = "0007"
 down_revision: str | None = "0006"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from orchestration.catalog.models import JSONType
+from orchestration.catalog.control_tables import JSONType
 
 revision: str = "0008"
 down_revision: str | None = "0007"
