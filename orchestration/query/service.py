@@ -133,7 +133,8 @@ class QueryService:
         resolution = resolve_tables(self.rt.catalog, first.tree, pins, actor.role)
         if not resolution.decision.allowed:
             self._refuse(actor, text_hash, resolution.decision, "query")
-        gate = check_sql(clean, self.dialect, policy=self.policy, facts=safety_facts(resolution))
+        facts = safety_facts(resolution, self.policy.partitioned_tables)
+        gate = check_sql(clean, self.dialect, policy=self.policy, facts=facts)
         assert gate.tree is not None
         statements = statements_for(self.dialect, getattr(self.rt.warehouse, "project", None))
         physical = to_physical(gate.tree, resolution, statements)

@@ -234,6 +234,31 @@ def test_approvals_and_skipping_the_preview(world: World) -> None:
     assert skipped and skipped[0]["reason"] == "incident 42"
 
 
+def test_a_table_marked_partitioned_needs_a_filter_on_its_partition_column(world: World) -> None:
+    """Marked in the query policy, gold.orders (40 rows) needs a time filter however small it is,
+    under any name it is read by, and waits for approval without one."""
+    q = world.service(partitioned_tables={"gold.orders": ["order_date"]})
+    unfiltered = q.preview(world.analyst, "SELECT sum(amount) FROM gold.orders WHERE amount > 1")
+    assert unfiltered.data["approval_rules"] == ["time_filter"]
+    with pytest.raises(ApprovalRequired):
+        q.execute(world.analyst, unfiltered.info.id)
+    by_version = q.preview(world.engineer, "SELECT count(*) FROM gold__shadow.orders__v1")
+    assert "time_filter" in by_version.data["approval_rules"]
+    filtered = q.preview(
+        world.analyst, "SELECT sum(amount) FROM orders WHERE order_date >= DATE '2026-01-15'"
+    )
+    assert filtered.data["decision"] == "allow"
+    assert q.execute(world.analyst, filtered.info.id).rows == [
+        (float(sum(i for i in range(40) if i % 28 >= 14)),)
+    ]
+    assert (
+        world.service()
+        .preview(world.analyst, "SELECT sum(amount) FROM gold.orders")
+        .data["decision"]
+        == "allow"
+    ), "unmarked, 40 rows need no filter"
+
+
 def test_cost_cap_and_hourly_budget(world: World) -> None:
     q = world.service(max_query_bytes=100, hourly_budget_bytes=5_000)
     big = q.preview(world.analyst, "SELECT sum(amount) FROM gold.orders")  # 40 rows x 1 col x 8 B
