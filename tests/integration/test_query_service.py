@@ -411,3 +411,27 @@ def test_a_join_an_admin_accepted_is_shown_with_its_review(world: World) -> None
     (other,) = q.preview(world.analyst, sql.format(on="o.id = p.id")).data["joins"]
     assert other["accepted_join"] is None
     assert other["warning"].endswith("not an accepted join; its keys and fan-out were not reviewed")
+
+
+def test_an_aggregate_over_rows_a_join_repeats_asks_for_clarification(world: World) -> None:
+    """Discovery's stored profiles say partners.id is unique and orders.partner_id repeats: a
+    partner's values counted across its orders are counted once per order."""
+    from orchestration.joins.review import discover_on_platform
+
+    discover_on_platform(world.rt.catalog, world.rt.warehouse, world.admin, min_confidence=0.5)
+    q = world.service()
+    join = "FROM gold.orders o JOIN silver.partners p ON o.partner_id = p.id"
+    per_partner = q.preview(
+        world.analyst, f"SELECT p.name, SUM(o.amount) AS total {join} GROUP BY p.name"
+    )
+    assert "mixed_grain" not in per_partner.data["rules"]
+    mixed = q.preview(
+        world.analyst, f"SELECT COUNT(p.name) AS named, SUM(o.amount) AS total {join}"
+    )
+    assert mixed.data["approval_rules"] == ["mixed_grain"]
+    (warning,) = [w for w in mixed.data["warnings"] if w.startswith("COUNT(p.name)")]
+    assert "partner_id is not unique there" in warning
+    with pytest.raises(ApprovalRequired):
+        q.execute(world.analyst, mixed.info.id)
+    rows = q.execute(world.analyst, mixed.info.id, overrides=("mixed_grain",)).rows
+    assert rows == [(40, float(sum(range(40))))]
