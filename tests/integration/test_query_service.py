@@ -26,6 +26,7 @@ from policies.errors import (
     QueryBlocked,
     ValidationFailed,
 )
+from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
@@ -257,6 +258,19 @@ def test_a_table_marked_partitioned_needs_a_filter_on_its_partition_column(world
         .data["decision"]
         == "allow"
     ), "unmarked, 40 rows need no filter"
+    # A READ_ONLY source has no version and no statistics: its mark alone asks for the filter.
+    world.rt.catalog.ensure_table(TableRef(Layer.SILVER, "events"), TableState.READ_ONLY)
+    with world.rt.warehouse.connect() as con:  # type: ignore[attr-defined]
+        con.execute(
+            "create table silver.events as select range as id, current_date as day from range(3)"
+        )
+    marked = world.service(partitioned_tables={"silver.events": ["day"]})
+    source = marked.preview(world.analyst, "SELECT count(*) FROM silver.events")
+    assert source.data["approval_rules"] == ["time_filter"]
+    dated = marked.preview(
+        world.analyst, "SELECT count(*) FROM silver.events WHERE day > DATE '2026-01-01'"
+    )
+    assert dated.data["decision"] == "allow"
 
 
 def test_cost_cap_and_hourly_budget(world: World) -> None:
