@@ -258,6 +258,13 @@ def test_a_table_marked_partitioned_needs_a_filter_on_its_partition_column(world
         .data["decision"]
         == "allow"
     ), "unmarked, 40 rows need no filter"
+    # Over the large-table threshold (catalog statistics: 40 rows here), its DATE column will do.
+    large = world.service(large_table_rows=30)
+    assert large.preview(world.analyst, "SELECT sum(amount) FROM gold.orders").data[
+        "approval_rules"
+    ] == ["time_filter"]
+    recent = "SELECT sum(amount) FROM gold.orders WHERE order_date > DATE '2026-01-20'"
+    assert large.preview(world.analyst, recent).data["decision"] == "allow"
     # A READ_ONLY source has no version and no statistics: its mark alone asks for the filter.
     world.rt.catalog.ensure_table(TableRef(Layer.SILVER, "events"), TableState.READ_ONLY)
     with world.rt.warehouse.connect() as con:  # type: ignore[attr-defined]
