@@ -77,7 +77,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "amount": [float(i) for i in range(40)],
             }
         )
-        partners = pa.table({"id": list(range(5)), "name": [f"p{i}" for i in range(5)]})
+        partners = pa.table(
+            {
+                "id": list(range(5)),
+                "name": [f"p{i}" for i in range(5)],
+                "email": [f"partner{i}@example.com" for i in range(5)],
+            }
+        )
         _publish(rt, w.admin, ORDERS, orders)
         _publish(rt, w.admin, PARTNERS, partners)
         yield w
@@ -127,3 +133,11 @@ def test_the_hourly_budget_counts_what_bigquery_scanned(world: World) -> None:
     with pytest.raises(CostLimitExceeded) as refused:
         q.execute(world.analyst, preview.info.id)
     assert refused.value.details["rule"] == "budget"
+
+
+def test_personal_data_is_redacted_in_bigquery_results(world: World) -> None:
+    q = QueryService(world.rt, SafetyPolicy())
+    preview = q.preview(world.analyst, "SELECT name, email FROM silver.partners ORDER BY name")
+    assert preview.data["redacted_columns"] == {"email": "email"}
+    result = q.execute(world.analyst, preview.info.id)
+    assert result.rows == [(f"p{i}", "[REDACTED:email]") for i in range(5)]
