@@ -13,7 +13,7 @@ import pytest
 from orchestration.identity import Actor
 from orchestration.query.service import QueryService
 from orchestration.runtime import Runtime, build_runtime
-from policies.errors import ApprovalRequired, CostLimitExceeded
+from policies.errors import ApprovalRequired, CostLimitExceeded, NotFound
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
@@ -141,3 +141,14 @@ def test_personal_data_is_redacted_in_bigquery_results(world: World) -> None:
     assert preview.data["redacted_columns"] == {"email": "email"}
     result = q.execute(world.analyst, preview.info.id)
     assert result.rows == [(f"p{i}", "[REDACTED:email]") for i in range(5)]
+
+
+def test_unknown_names_are_refused_before_anything_runs(world: World) -> None:
+    q = QueryService(world.rt, SafetyPolicy())
+    before = len(world.fake.queries())
+    with pytest.raises(NotFound) as refused:
+        q.preview(world.analyst, "SELECT nmae FROM silver.partners")
+    assert "did you mean name" in refused.value.message
+    with pytest.raises(NotFound):
+        q.preview(world.analyst, "SELECT 1 FROM silver.partner")
+    assert len(world.fake.queries()) == before, "no job, not even a dry run"
