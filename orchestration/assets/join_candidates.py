@@ -1,4 +1,5 @@
-"""The ``joins/candidates`` asset: discovery on the platform's ACTIVE tables, shown in the UI.
+"""The ``joins/candidates`` asset: discovery on the platform's ACTIVE and READ_ONLY tables, shown in
+the UI.
 
 Materializing it profiles what changed (profiles are kept per table version), validates the
 candidates in SQL and stores them in the catalog; its metadata is the candidate table a reviewer
@@ -30,8 +31,8 @@ def _markdown(rows: list[dict[str, object]]) -> str:
 @asset(
     key=CANDIDATES_KEY,
     group_name="join_discovery",
-    description="Join candidates with evidence among the ACTIVE tables (suggestions only; "
-    "an admin accepts one with `spyne joins accept`).",
+    description="Join candidates with evidence among the ACTIVE and READ_ONLY tables "
+    "(suggestions only; an admin accepts one with `spyne joins accept`).",
     retry_policy=RETRY_POLICY,
     kinds={"python"},
 )

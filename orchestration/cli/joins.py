@@ -245,6 +245,7 @@ def accept(
     from orchestration.environment import DBT_PROJECT_DIR
     from orchestration.joins.acceptance import accept as accept_candidate
     from orchestration.joins.codegen import sql_path
+    from orchestration.joins.gate_suite import suite_file
 
     with refusals():
         rt = runtime()
@@ -256,8 +257,9 @@ def accept(
     out.print(
         f"{candidate} accepted by {me.name} as {done.model_name} v{done.version} "
         f"({done.join_type} join): {path}\n"
-        "next: review and commit the files, `spyne gates generate` for its gate suite; the "
-        "joins layer builds it like every model"
+        f"gate suite: {suite_file(done.model_name, done.version)}\n"
+        "next: review and commit the files; the joins layer builds, gates and publishes it "
+        "like every model"
     )
 
 

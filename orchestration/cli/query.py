@@ -144,7 +144,9 @@ def query_execute(
     output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     override: Annotated[
         list[str] | None,
-        typer.Option("--override", help="Accept a guardrail yourself, e.g. explosive_join."),
+        typer.Option(
+            "--override", help="Accept a guardrail yourself: explosive_join, mixed_grain."
+        ),
     ] = None,
     skip_preview: Annotated[
         bool,

@@ -3,10 +3,10 @@
 Order of an acceptance, under a file lock on the joins folder: settle what an interrupted one
 left; measure the join again on the tables' ACTIVE versions and ask the policy (refused, with
 the new numbers, when it degraded); record the acceptance as ``pending`` in the catalog; write
-the version's SQL, then the model's yml (the commit point, atomic); mark it ACTIVE (the previous
-version DEPRECATED). A process killed at any instant leaves a pending row that the next command
-settles from the files: the yml lists the version -> ACTIVE; it does not -> the stray SQL file is
-removed and the row is kept as DEPRECATED with why. So the files and the catalog always agree
+the version's SQL and its gate suite, then the model's yml (the commit point, atomic); mark it ACTIVE
+(the previous version DEPRECATED). A process killed at any instant leaves a pending row that the
+next command settles from the files: the yml lists the version -> ACTIVE; it does not -> the stray
+SQL file and suite are removed and the row is kept as DEPRECATED with why. So the files and the catalog always agree
 once any `spyne joins` command has run.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from orchestration.catalog import Catalog
 from orchestration.catalog.joins import AcceptedJoinInfo, CandidateInfo
 from orchestration.identity import Actor
-from orchestration.joins import codegen
+from orchestration.joins import codegen, gate_suite
 from orchestration.lifecycle.access import Access
 from orchestration.warehouse.interface import JoinSide, Warehouse
 from policies.decisions import Decision
@@ -50,10 +50,13 @@ def joins_lock(project: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def settle(catalog: Catalog, project: Path, actor: str) -> list[AcceptedJoinInfo]:
-    """Finish or undo interrupted acceptances and deprecations from what the files say."""
+def settle(
+    catalog: Catalog, project: Path, actor: str, expectations: Path | None = None
+) -> list[AcceptedJoinInfo]:
+    """Finish or undo interrupted acceptances and deprecations from what the files say
+    (``expectations``: the suites' folder, by default the install's)."""
     settled: list[AcceptedJoinInfo] = []
-    for leftover in codegen.leftovers(project):
+    for leftover in [*codegen.leftovers(project), *gate_suite.leftovers(expectations)]:
         leftover.unlink(missing_ok=True)
     for row in catalog.joins.accepted():
         entry = codegen.versions_in(codegen.read_model(project, row.model_name)).get(row.version)
@@ -64,6 +67,9 @@ def settle(catalog: Catalog, project: Path, actor: str) -> list[AcceptedJoinInfo
             else:
                 if entry is None:
                     codegen.sql_path(project, row.model_name, row.version).unlink(missing_ok=True)
+                    gate_suite.suite_file(row.model_name, row.version, expectations).unlink(
+                        missing_ok=True
+                    )
                 settled.append(catalog.joins.abandon_accept(row, actor, INTERRUPTED))
         elif row.state == "ACTIVE" and entry is not None and entry.get("deprecation_date"):
             settled.append(
@@ -128,13 +134,15 @@ def accept(
     rationale: str,
     join_type: str,
     project: Path,
+    expectations: Path | None = None,
 ) -> AcceptedJoinInfo:
-    """Accept a candidate as the next version of its join model (see the module docstring)."""
+    """Accept a candidate as the next version of its join model (see the module docstring);
+    its gate suite goes to ``expectations`` (by default the install's suites)."""
     access = Access(catalog)
     access.require(actor, Operation.ACCEPT_JOIN, candidate_id)
     kind = JoinType.parse(join_type)
     with joins_lock(project):
-        settle(catalog, project, actor.name)
+        settle(catalog, project, actor.name, expectations)
         candidate = catalog.joins.get(candidate_id)
         versions = (
             _active_version(catalog, candidate.child_table),
@@ -199,15 +207,23 @@ def accept(
             codegen.write_atomically(
                 codegen.sql_path(project, model, pending.version), codegen.render_sql(chosen)
             )
+            gate_suite.write(model, codegen.version_entry(chosen), expectations)
             codegen.write_atomically(
                 codegen.yml_path(project, model),
                 codegen.render_yml(existing, chosen, datetime.now(UTC).date().isoformat()),
             )
+        elif not gate_suite.suite_file(model, latest, expectations).exists():
+            gate_suite.write(model, on_disk[latest], expectations)
         return catalog.joins.finish_accept(pending, actor.name)
 
 
 def deprecate(
-    catalog: Catalog, actor: Actor, target: str, reason: str, project: Path
+    catalog: Catalog,
+    actor: Actor,
+    target: str,
+    reason: str,
+    project: Path,
+    expectations: Path | None = None,
 ) -> AcceptedJoinInfo:
     """Deprecate an accepted join's version (``MODEL`` for its ACTIVE one, or ``MODEL:vN``)."""
     Access(catalog).require(actor, Operation.DEPRECATE_JOIN, target)
@@ -217,7 +233,7 @@ def deprecate(
         )
     model, _, wanted = target.partition(":v")
     with joins_lock(project):
-        settle(catalog, project, actor.name)
+        settle(catalog, project, actor.name, expectations)
         rows = [a for a in catalog.joins.accepted(model) if a.state == "ACTIVE"]
         row = next((a for a in rows if not wanted or str(a.version) == wanted), None)
         if row is None:
@@ -248,7 +264,11 @@ def reviewed_joins(project: Path) -> dict[str, dict[str, object]]:
 
 
 def accept_reviewed(
-    catalog: Catalog, warehouse: Warehouse, actor: Actor, project: Path
+    catalog: Catalog,
+    warehouse: Warehouse,
+    actor: Actor,
+    project: Path,
+    expectations: Path | None = None,
 ) -> list[AcceptedJoinInfo]:
     """Accept on this install the joins the project already holds as reviewed code.
 
@@ -285,7 +305,8 @@ def accept_reviewed(
                 details={"model": name, "join": join},
             )
         rationale = str(review.get("rationale") or "reviewed code")
+        join_type = str(join["join_type"])
         done.append(
-            accept(catalog, warehouse, actor, match.id, rationale, str(join["join_type"]), project)
+            accept(catalog, warehouse, actor, match.id, rationale, join_type, project, expectations)
         )
     return done

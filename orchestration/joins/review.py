@@ -1,8 +1,9 @@
 """Discovery on the platform, and the review steps short of acceptance: propose, reject.
 
-Discovery reads the ACTIVE tables at their ACTIVE versions (READ_ONLY sources have no version
-in the warehouse to read), reuses each version's stored profile, stores the candidates tied to
-those versions, and leaves out candidates rejected on the same versions. Every step acts as an
+Discovery reads the ACTIVE tables at their ACTIVE versions and the READ_ONLY tables as they are
+(``SOURCE_VERSION``: Spyne builds no versions of them), reuses each version's stored profile (a
+READ_ONLY table changes without Spyne knowing, so its profile is measured every time), stores the
+candidates tied to those versions, and leaves out candidates rejected on the same versions. Every step acts as an
 identified principal whose role and the system mode the access policy checks.
 """
 
@@ -16,10 +17,11 @@ from orchestration.identity import Actor
 from orchestration.joins.discovery import Discovery, discover
 from orchestration.joins.sources import PlatformSource, SourceTable
 from orchestration.lifecycle.access import Access
-from orchestration.warehouse.interface import Warehouse
+from orchestration.warehouse.interface import SOURCE_VERSION, Warehouse
 from policies.errors import ValidationFailed
 from policies.joins.profiles import TableProfile
 from policies.lifecycle import TableState
+from policies.naming import TableRef
 from policies.roles import Operation
 
 TARGET = "joins"
@@ -32,7 +34,8 @@ class CatalogProfiles:
         self._catalog, self._kind = catalog, kind
 
     def load(self, tables: Sequence[SourceTable]) -> dict[SourceTable, TableProfile]:
-        stored = self._catalog.joins.profiles(self._kind, [(t.name, t.version) for t in tables])
+        versions = [(t.name, t.version) for t in tables if t.version != SOURCE_VERSION]
+        stored = self._catalog.joins.profiles(self._kind, versions)
         return {
             t: TableProfile.from_dict(stored[(t.name, t.version)])
             for t in tables
@@ -40,16 +43,19 @@ class CatalogProfiles:
         }
 
     def save(self, table: SourceTable, profile: TableProfile) -> None:
+        if table.version == SOURCE_VERSION:
+            return
         self._catalog.joins.store_profile(self._kind, table.name, table.version, profile.to_dict())
 
 
 def platform_source(catalog: Catalog, warehouse: Warehouse) -> PlatformSource:
     states = frozenset({TableState.ACTIVE, TableState.READ_ONLY})
-    tables = [
-        (t.ref, t.active_version)
-        for t in catalog.list_tables(states=states)
-        if t.active_version is not None
-    ]
+    tables: list[tuple[TableRef, int]] = []
+    for t in catalog.list_tables(states=states):
+        if t.state == TableState.READ_ONLY:
+            tables.append((t.ref, SOURCE_VERSION))
+        elif t.active_version is not None:
+            tables.append((t.ref, t.active_version))
     return PlatformSource(warehouse, tables)
 
 

@@ -157,20 +157,31 @@ def resolve_tables(
     return Resolution(resolved, combine_all(decisions), requests)
 
 
-def safety_facts(resolution: Resolution) -> SafetyFacts:
-    """Row counts and time columns for the gate's time-filter rule, under every name a query
-    may use for the table (canonical, bare, versioned)."""
+def safety_facts(
+    resolution: Resolution, partitioned: Mapping[str, tuple[str, ...]] | None = None
+) -> SafetyFacts:
+    """Row counts, time columns and the query policy's partitioned marks (``layer.table`` -> its
+    partition columns) for the gate's time-filter rule, under every name a query may use for
+    the table (canonical, bare, versioned)."""
+    marks = partitioned or {}
     out: dict[str, SafetyTableFacts] = {}
     for node, request in resolution.requests:
         found = resolution.tables.get(request.canonical or "")
-        if found is None or found.version is None:
+        if found is None:
+            continue
+        marked = marks.get(found.resolved.table)
+        if found.version is None and marked is None:
             continue
         columns = tuple(
             str(c["name"])
-            for c in found.version.schema
+            for c in (found.version.schema if found.version else ())
             if str(c.get("data_type", "")).upper().startswith(_TIME_TYPES)
         )
-        facts = SafetyTableFacts(row_count=found.version.row_count, time_columns=columns)
+        facts = SafetyTableFacts(
+            partitioned=marked is not None,
+            row_count=found.version.row_count if found.version else None,
+            time_columns=marked or columns,
+        )
         written = ".".join(p for p in (node.db, node.name) if p).lower()
         out[written] = facts
     return SafetyFacts(out)

@@ -44,6 +44,8 @@ from policies.pii import may_see
 from policies.query_correct import Correction, correct
 from policies.query_explain import QueryShape, explain, shape
 from policies.query_gate import BUDGET_WINDOW, RunFacts, cost_of, decide_run, used_in_window
+from policies.query_grain import RULE as GRAIN_RULE
+from policies.query_grain import mixed_grain
 from policies.query_joins import ReviewedJoin, match, on_columns
 from policies.roles import Operation
 from policies.sql_safety import GateDecision, SafetyPolicy, check_sql
@@ -54,7 +56,8 @@ if TYPE_CHECKING:
     from orchestration.warehouse import QueryResult, RowEstimate
 
 AUDIT_ACTION = "security_gate_decision"
-OVERRIDABLE = frozenset({"explosive_join"})  # guardrails the caller may accept themselves
+# Guardrails the caller may accept themselves (an explosive join, repeated values they mean).
+OVERRIDABLE = frozenset({"explosive_join", GRAIN_RULE})
 ORG_ENV = "SPYNE_ORG"
 BYTES_PER_VALUE = 8  # the local estimate: rows x columns read x 8 bytes
 
@@ -133,7 +136,8 @@ class QueryService:
         resolution = resolve_tables(self.rt.catalog, first.tree, pins, actor.role)
         if not resolution.decision.allowed:
             self._refuse(actor, text_hash, resolution.decision, "query")
-        gate = check_sql(clean, self.dialect, policy=self.policy, facts=safety_facts(resolution))
+        facts = safety_facts(resolution, self.policy.partitioned_tables)
+        gate = check_sql(clean, self.dialect, policy=self.policy, facts=facts)
         assert gate.tree is not None
         statements = statements_for(self.dialect, getattr(self.rt.warehouse, "project", None))
         physical = to_physical(gate.tree, resolution, statements)
@@ -272,6 +276,14 @@ class QueryService:
         query_shape = shape(gate.tree, self.dialect)
         labels = {name: r.label for name, r in resolution.tables.items()}
         guard_rules, guard_warnings = self._guardrails(est_rows, resolution, len(query_shape.joins))
+        if query_shape.joins:
+            from orchestration.query.grain import key_facts
+
+            keys = key_facts(self.rt.catalog, self.rt.warehouse.kind.value, resolution)
+            repeated = mixed_grain(gate.tree, keys)
+            if repeated:
+                guard_rules.append(GRAIN_RULE)
+                guard_warnings += [f.message for f in repeated]
         approval_rules = [f.rule for f in gate.findings if f.verdict == Verdict.REQUIRE_APPROVAL]
         approval_rules += guard_rules
         if est_bytes is not None and est_bytes > self.policy.max_query_bytes:

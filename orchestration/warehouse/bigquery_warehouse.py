@@ -401,7 +401,7 @@ class BigQueryWarehouse:
         if not columns:
             raise _missing(ref, version)
         ps = ProfileStatements(self.statements)
-        table = self.statements.version_table(ref, version)
+        table = self.statements.read_table(ref, version)
         return profile_table(
             lambda q: self.profile(q, table=ref), ps, table, ref.canonical, version, columns
         )
@@ -412,9 +412,7 @@ class BigQueryWarehouse:
             names = [c.name for c in self.columns(side.ref, side.version)]
             if not names:
                 raise _missing(side.ref, side.version)
-            sides.append(
-                (self.statements.version_table(side.ref, side.version), side.columns, names)
-            )
+            sides.append((self.statements.read_table(side.ref, side.version), side.columns, names))
         ps = ProfileStatements(self.statements)
         return join_stats(
             lambda q: self.profile(q, table=child.ref), ps, sides[0], sides[1], samples

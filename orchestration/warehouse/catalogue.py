@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from orchestration.warehouse.interface import Descriptions
+from orchestration.warehouse.interface import SOURCE_VERSION, Descriptions
 from orchestration.warehouse.profiling import ProfileStatements
 from orchestration.warehouse.statements import Dialect, Statements
 from orchestration.warehouse.upserts import SegmentStatements, UpsertKeys
@@ -108,5 +108,10 @@ def profiling_catalogue(st: Statements) -> dict[str, list[exp.Expr]]:
         "profile_value_sketch": [ps.value_sketch(v3, [(columns[0], 1.0), (columns[2], 0.25)])],
         "profile_pair_distinct": [ps.pair_distinct(v3, [("day", "note")])],
         "join_stats": [ps.join_stats(v3, ["day"], v2, ["day"])],
+        # A READ_ONLY table is profiled as it is, at its canonical name.
+        "profile_read_only_table": [
+            st.list_columns(ref, SOURCE_VERSION),
+            ps.column_stats(st.read_table(ref, SOURCE_VERSION), columns[:1], [True]),
+        ],
         "join_sample": [ps.join_sample(v3, ["day"], ["day", "amount"], v2, ["day"], ["note"], 3)],
     }

@@ -489,7 +489,7 @@ class DuckDBWarehouse:
                     f"version {version} of {ref} does not exist in the warehouse",
                     details={"table": str(ref), "version": version},
                 )
-            table = STATEMENTS.version_table(ref, version)
+            table = STATEMENTS.read_table(ref, version)
             return profile_table(
                 lambda q: _rows(con, q), PROFILING, table, ref.canonical, version, columns
             )
@@ -504,7 +504,7 @@ class DuckDBWarehouse:
                         f"version {side.version} of {side.ref} does not exist in the warehouse",
                         details={"table": str(side.ref), "version": side.version},
                     )
-                table = STATEMENTS.version_table(side.ref, side.version)
+                table = STATEMENTS.read_table(side.ref, side.version)
                 sides.append((table, side.columns, names))
             return join_stats(lambda q: _rows(con, q), PROFILING, sides[0], sides[1], samples)
 

@@ -101,9 +101,15 @@ class Descriptions:
         return dict(self.columns).get(name)
 
 
+# The "version" profiling and join validation read of a READ_ONLY table: the table as it is, at
+# ``<layer>.<table>`` (Spyne never builds versions of it).
+SOURCE_VERSION = 0
+
+
 @dataclass(frozen=True)
 class JoinSide:
-    """One side of a join to validate: a version of a table and its key columns."""
+    """One side of a join to validate: a version of a table (``SOURCE_VERSION`` for a READ_ONLY
+    table) and its key columns."""
 
     ref: TableRef
     version: int

@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from sqlglot import exp
 
-from orchestration.warehouse.interface import Descriptions
+from orchestration.warehouse.interface import SOURCE_VERSION, Descriptions
 from policies.naming import Layer, TableRef, shadow_schema
 
 VERSION_TABLE_TYPES = ("BASE TABLE", "CLONE")  # a BigQuery version may be a zero-copy clone
@@ -94,6 +94,12 @@ class Statements:
 
     def canonical_table(self, ref: TableRef) -> exp.Table:
         return self.table(ref.layer.value, ref.name)
+
+    def read_table(self, ref: TableRef, version: int) -> exp.Table:
+        """What profiling reads: a version, or (``SOURCE_VERSION``) a READ_ONLY table as it is."""
+        if version == SOURCE_VERSION:
+            return self.canonical_table(ref)
+        return self.version_table(ref, version)
 
     def _info(self, view: str, dataset: str | None) -> exp.Table:
         """An information-schema view: DuckDB's one, or BigQuery's of a dataset or the region."""
@@ -208,7 +214,10 @@ class Statements:
         )
 
     def list_columns(self, ref: TableRef, version: int) -> exp.Select:
-        schema, name = ref.shadow_schema, ref.version_identifier(version)
+        if version == SOURCE_VERSION:  # a READ_ONLY table, as it is
+            schema, name = ref.layer.value, ref.name
+        else:
+            schema, name = ref.shadow_schema, ref.version_identifier(version)
         return _query(
             ["column_name", "data_type", "is_nullable"],
             self._info("COLUMNS", schema),

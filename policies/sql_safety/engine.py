@@ -19,7 +19,15 @@ from sqlglot.errors import ParseError, SqlglotError
 from policies.decisions import Decision, Reason, Verdict
 from policies.sql_safety.enforce import default_limit
 from policies.sql_safety.functions import denied_functions, file_tables
-from policies.sql_safety.model import DIALECTS, Dialect, Finding, Query, Rule, SafetyFacts
+from policies.sql_safety.model import (
+    DIALECTS,
+    Dialect,
+    Finding,
+    Query,
+    Rule,
+    SafetyFacts,
+    marked_partitioned,
+)
 from policies.sql_safety.policy import SafetyPolicy
 from policies.sql_safety.require import (
     ambiguous_aggregation,
@@ -186,7 +194,11 @@ def check_sql(
     parsed = _parse(sql, name)
     if isinstance(parsed, GateDecision):
         return parsed
-    query = Query.indexed(sql, name, parsed, policy or _DEFAULT_POLICY, facts or _NO_FACTS)
+    policy = policy or _DEFAULT_POLICY
+    if not (facts and facts.tables) and policy.partitioned_tables:
+        # No platform state: the policy's own marks still hold (the platform's facts carry them).
+        facts = marked_partitioned(policy.partitioned_tables)
+    query = Query.indexed(sql, name, parsed, policy, facts or _NO_FACTS)
     blocked = tuple(f for rule in BLOCK_RULES for f in rule(query))
     if blocked:
         return GateDecision(Verdict.BLOCK, blocked, name, sql, None, None)

@@ -50,6 +50,17 @@ class SafetyFacts:
         return self.tables.get(name)
 
 
+def marked_partitioned(tables: Mapping[str, tuple[str, ...]]) -> SafetyFacts:
+    """The facts the query policy alone gives (no platform state): its partitioned tables, under
+    the names a query may write them by (``layer.table`` or ``table``)."""
+    out: dict[str, TableFacts] = {}
+    for canonical, columns in tables.items():
+        facts = TableFacts(partitioned=True, time_columns=columns)
+        out[canonical] = facts
+        out.setdefault(canonical.split(".", 1)[1], facts)
+    return SafetyFacts(out)
+
+
 @dataclass(frozen=True)
 class Finding:
     """One rule's verdict about the query, with a sentence a person can act on.

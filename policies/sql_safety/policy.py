@@ -7,13 +7,17 @@ instead of silently loosening a limit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from policies.errors import ValidationFailed
+from policies.errors import SpyneError, ValidationFailed
+from policies.naming import parse_table_ref
+
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class SafetyPolicy(BaseModel):
@@ -33,6 +37,25 @@ class SafetyPolicy(BaseModel):
     # Guardrails: when a join is explosive.
     max_join_fanout: float = Field(default=1_000.0, gt=0)
     max_result_rows: int = Field(default=10_000_000, ge=1, strict=True)
+    # Tables marked partitioned (``layer.table`` -> the columns it is partitioned on): a query
+    # must filter one of those columns where it reads the table, whatever its size. An empty
+    # list means any of the table's date/time columns will do.
+    partitioned_tables: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("partitioned_tables")
+    @classmethod
+    def _known_names(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for table, columns in value.items():
+            try:
+                canonical = parse_table_ref(table.lower()).canonical
+            except SpyneError as exc:
+                raise ValueError(exc.args[0]) from None
+            wrong = [c for c in columns if not _COLUMN.match(c.lower())]
+            if wrong:
+                raise ValueError(f"{table}: {wrong[0]!r} is not a column name")
+            out[canonical] = tuple(c.lower() for c in columns)
+        return out
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> SafetyPolicy:

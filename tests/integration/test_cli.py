@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,23 @@ def test_dbt_docs_generate_works(spyne_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert catalog.exists() and (DBT_PROJECT_DIR / "target" / "index.html").exists()
     assert "docs serve" in result.output
+    # The site shows every accepted join with its grain sentence and its review (meta.spyne).
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    joins = [n for n in manifest["nodes"].values() if n["name"].startswith("jn_")]
+    assert joins and all(n["resource_type"] == "model" for n in joins)
+    for node in joins:
+        assert node["description"].startswith("One row per row of "), node["unique_id"]
+        review = node["meta"]["spyne"]
+        assert {
+            "join_id",
+            "version",
+            "accepted_by",
+            "accepted_at",
+            "rationale",
+            "candidate",
+        } <= set(review), node["unique_id"]
+        assert review["stats"]["cardinality"] and review["join"]["parent"], node["unique_id"]
+        assert all(c["description"] for c in node["columns"].values()), node["unique_id"]
 
 
 def test_sample_generate_writes_the_source(

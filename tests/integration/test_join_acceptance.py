@@ -1,6 +1,7 @@
-"""Accepting a join writes reviewed dbt code: the files parse, build through the versioned
-materialization and pass their tests on DuckDB; v2 deprecates v1; roles and degraded stats are
-refused with nothing written; an interrupted acceptance is settled from the files.
+"""Accepting a join writes reviewed dbt code and its gate suite: the files parse, build through
+the versioned materialization and pass their tests on DuckDB, the suite is the one `spyne gates
+generate` derives from the manifest; v2 deprecates v1; roles and degraded stats are refused with
+nothing written; an interrupted acceptance is settled from the files.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import duckdb
 import pytest
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
+from orchestration.assets import project as dbt_nodes
 from orchestration.assets.project import table_name
 from orchestration.catalog.joins import CandidateInfo
 from orchestration.environment import DBT_PROJECT_DIR
+from orchestration.gates.suites import load_suite, suite_document, suite_from_dbt_node
 from orchestration.identity import Actor, current_actor
-from orchestration.joins import codegen
+from orchestration.joins import codegen, gate_suite
 from orchestration.joins.acceptance import accept, deprecate, settle
 from orchestration.joins.review import discover_on_platform
 from orchestration.runtime import Runtime, runtime
@@ -111,6 +114,7 @@ def platform(installed_home: Path, tmp_path: Path) -> dict[str, Any]:
         "eng": current_actor(rt.catalog, keys["eng"]),
         "candidate": candidate,
         "project": project_copy(tmp_path),
+        "suites": tmp_path / "expectations",
     }
 
 
@@ -124,9 +128,11 @@ def test_an_accepted_join_parses_builds_and_passes_its_tests(platform: dict[str,
     rt, admin, project = platform["rt"], platform["admin"], platform["project"]
     candidate: CandidateInfo = platform["candidate"]
     assert (candidate.child_table, candidate.parent_table) == ("silver.orders", "silver.customers")
+    suites = platform["suites"]
     done = accept(
-        rt.catalog, rt.warehouse, admin, candidate.id, "orders belong to customers", "left", project
-    )
+        rt.catalog, rt.warehouse, admin, candidate.id, "orders belong to customers", "left",
+        project, suites,
+    )  # fmt: skip
     assert (done.model_name, done.version, done.state) == (MODEL, 1, "ACTIVE")
     sql = codegen.sql_path(project, MODEL, 1).read_text()
     assert "from {{ ref('orders') }}" in sql and "left join customers" in sql
@@ -146,6 +152,16 @@ def test_an_accepted_join_parses_builds_and_passes_its_tests(platform: dict[str,
     node = manifest["nodes"][f"model.spyne.{MODEL}.v1"]
     assert node["config"]["meta"]["spyne"]["join_id"] == MODEL
     assert table_name(node) == f"{MODEL}_v1", "each dbt model version is its own Spyne table"
+    # Its gate suite was written with it: the one `spyne gates generate` derives from dbt.
+    written = load_suite("joins", f"{MODEL}_v1", root=suites)
+    assert written is not None and written.name == f"joins.{MODEL}"
+    from_manifest = suite_from_dbt_node(node, dbt_nodes.tests_for(node["unique_id"], manifest))
+    assert suite_document(written)["expectations"] == suite_document(from_manifest)["expectations"]
+    checks = {
+        (e.configuration.type, e.configuration.kwargs.get("column")) for e in written.expectations
+    }
+    assert ("expect_column_values_to_not_be_null", "customer_id") in checks
+    assert ("expect_column_proportion_of_unique_values_to_be_between", "id") in checks
     built = dbt(
         project, warehouse, "build", "--select", f"{MODEL}", versions={f"joins.{MODEL}_v1": 1}
     )
@@ -165,16 +181,20 @@ def test_an_accepted_join_parses_builds_and_passes_its_tests(platform: dict[str,
 
 def test_a_changed_join_is_version_two_and_deprecates_version_one(platform: dict[str, Any]) -> None:
     rt, admin, project = platform["rt"], platform["admin"], platform["project"]
-    cid = platform["candidate"].id
-    accept(rt.catalog, rt.warehouse, admin, cid, "orders belong to customers", "left", project)
+    suites, cid = platform["suites"], platform["candidate"].id
+    accept(
+        rt.catalog, rt.warehouse, admin, cid, "orders belong to customers", "left", project, suites
+    )
     with pytest.raises(SpyneError) as refused:
-        accept(rt.catalog, rt.warehouse, admin, cid, "again", "left", project)
+        accept(rt.catalog, rt.warehouse, admin, cid, "again", "left", project, suites)
     assert refused.value.code == "invalid_transition"
     # the candidate is accepted now: a new discovery on the same versions finds it accepted
     rt.catalog.joins.decide(
         cid, "open", "root", "reopened for a change", allowed_from=("accepted",)
     )
-    v2 = accept(rt.catalog, rt.warehouse, admin, cid, "only matched orders", "inner", project)
+    v2 = accept(
+        rt.catalog, rt.warehouse, admin, cid, "only matched orders", "inner", project, suites
+    )
     assert v2.version == 2
     model = _model(project)
     assert model["latest_version"] == 2
@@ -183,10 +203,11 @@ def test_a_changed_join_is_version_two_and_deprecates_version_one(platform: dict
     states = {a.version: a.state for a in rt.catalog.joins.accepted(MODEL)}
     assert states == {1: "DEPRECATED", 2: "ACTIVE"}
     assert codegen.sql_path(project, MODEL, 1).exists(), "v1 is deprecated, never deleted"
+    assert all(gate_suite.suite_file(MODEL, v, suites).is_file() for v in (1, 2))
     assert "inner join customers" in codegen.sql_path(project, MODEL, 2).read_text()
     warehouse = rt.warehouse.path
     assert warehouse is not None and dbt(project, warehouse, "parse").success
-    gone = deprecate(rt.catalog, admin, MODEL, "replaced by a contract", project)
+    gone = deprecate(rt.catalog, admin, MODEL, "replaced by a contract", project, suites)
     assert (gone.version, gone.state) == (2, "DEPRECATED")
     assert all(v.get("deprecation_date") for v in _model(project)["versions"])
 
@@ -198,12 +219,12 @@ def test_refusals_write_nothing(platform: dict[str, Any]) -> None:
         platform["eng"],
         platform["project"],
     )
-    cid = platform["candidate"].id
+    suites, cid = platform["suites"], platform["candidate"].id
     with pytest.raises(SpyneError) as refused:
-        accept(rt.catalog, rt.warehouse, eng, cid, "looks right", "left", project)
+        accept(rt.catalog, rt.warehouse, eng, cid, "looks right", "left", project, suites)
     assert refused.value.code == "permission_denied"
     with pytest.raises(SpyneError) as refused:
-        accept(rt.catalog, rt.warehouse, admin, cid, "  ", "left", project)
+        accept(rt.catalog, rt.warehouse, admin, cid, "  ", "left", project, suites)
     assert refused.value.code == "invalid_transition" and "rationale" in refused.value.message
     # The orders get orphans after discovery: acceptance measures again and refuses.
     _publish(
@@ -213,28 +234,61 @@ def test_refusals_write_nothing(platform: dict[str, Any]) -> None:
         "select range + 1 as id, (range % 40) + 1 as customer_id, range * 2 as amount from range(100)",
     )
     with pytest.raises(SpyneError) as refused:
-        accept(rt.catalog, rt.warehouse, admin, cid, "orders belong to customers", "left", project)
+        accept(
+            rt.catalog,
+            rt.warehouse,
+            admin,
+            cid,
+            "orders belong to customers",
+            "left",
+            project,
+            suites,
+        )
     assert "orphan rows grew from 0.0% to" in refused.value.message
     assert refused.value.details["now"] > 0
     assert not (project / "models" / "joins").exists() or not any(
         p for p in (project / "models" / "joins").iterdir() if not p.name.startswith(".")
     )
     assert rt.catalog.joins.accepted() == []
+    assert not suites.exists() or not any(suites.rglob("*.json")), "no suite either"
     refusals = [e for e in rt.catalog.list_audit(action="accept_join") if e.outcome == "refused"]
     assert len(refusals) == 3
 
 
 def test_an_interrupted_acceptance_is_settled_from_the_files(platform: dict[str, Any]) -> None:
-    rt, admin, project = platform["rt"], platform["admin"], platform["project"]
+    rt, admin, project, suites = (
+        platform["rt"],
+        platform["admin"],
+        platform["project"],
+        platform["suites"],
+    )
     candidate: CandidateInfo = platform["candidate"]
     # Killed after the intent, before the yml (the commit point): the stray SQL goes.
     pending = rt.catalog.joins.begin_accept(candidate, MODEL, "left", "why", "root", {})
     codegen.write_atomically(codegen.sql_path(project, MODEL, 1), "select 1\n")
+    stray = gate_suite.suite_file(MODEL, 1, suites)
+    stray.parent.mkdir(parents=True)
+    stray.write_text("{}")
     (project / "models" / "joins" / f".{MODEL}.yml.x.tmp").write_text("half")
-    (settled,) = settle(rt.catalog, project, "root")
+    (settled,) = settle(rt.catalog, project, "root", suites)
     assert (settled.version, settled.state) == (pending.version, "DEPRECATED")
-    assert not codegen.sql_path(project, MODEL, 1).exists()
+    assert not codegen.sql_path(project, MODEL, 1).exists() and not stray.exists()
     assert codegen.leftovers(project) == []
     # Killed after the yml: the acceptance is finished.
-    done = accept(rt.catalog, rt.warehouse, admin, candidate.id, "why", "left", project)
+    done = accept(rt.catalog, rt.warehouse, admin, candidate.id, "why", "left", project, suites)
     assert done.version == 2 and done.state == "ACTIVE"
+    assert gate_suite.suite_file(MODEL, 2, suites).is_file()
+
+
+def test_the_shipped_join_suites_are_what_acceptance_writes() -> None:
+    """Each accepted join of the repository has the suite acceptance derives from its yml."""
+    models = sorted((DBT_PROJECT_DIR / "models" / "joins").glob("jn_*.yml"))
+    assert models
+    for path in models:
+        for version, entry in codegen.versions_in(
+            codegen.read_model(DBT_PROJECT_DIR, path.stem)
+        ).items():
+            stored = load_suite("joins", gate_suite.table_of(path.stem, version))
+            assert stored is not None, f"{path.stem} v{version} has no suite"
+            derived = gate_suite.suite_for(path.stem, entry)
+            assert suite_document(stored)["expectations"] == suite_document(derived)["expectations"]

@@ -1,6 +1,7 @@
 """kill -9 at random instants of `spyne joins accept`: whatever was interrupted, the next command
 finds the dbt files and the catalog agreeing (no pending acceptance, no half-written file, the
-yml's latest version is the catalog's ACTIVE one, every listed version has its SQL).
+yml's latest version is the catalog's ACTIVE one, every listed version has its SQL and its gate
+suite, and no unlisted version has either).
 
 Acceptances run in forked children (no import cost per kill); the parent kills each at a random
 instant, then settles as any next `spyne joins` command does and checks every invariant.
@@ -18,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from orchestration.identity import current_actor
-from orchestration.joins import codegen
+from orchestration.joins import codegen, gate_suite
 from orchestration.joins.acceptance import INTERRUPTED, accept, settle
 from orchestration.joins.review import discover_on_platform
 from orchestration.runtime import build_runtime
@@ -47,7 +48,10 @@ def _accept_forever(key: str, candidate: str, project: Path, seed: int) -> None:
         if found.status == "accepted":
             rt.catalog.joins.decide(candidate, "open", "root", "again", allowed_from=("accepted",))
         try:
-            accept(rt.catalog, rt.warehouse, admin, candidate, "why", join_type, project)
+            accept(
+                rt.catalog, rt.warehouse, admin, candidate, "why", join_type, project,
+                project.parent / "expectations",
+            )  # fmt: skip
         except Exception:  # the same join type twice: refused, try the other
             continue
 
@@ -65,10 +69,11 @@ def _check(project: Path) -> tuple[int, int]:
     """Settle, check the invariants; returns (versions on disk, acceptances settled now)."""
     rt = build_runtime()
     try:
-        settled = settle(rt.catalog, project, "root")
+        suites = project.parent / "expectations"
+        settled = settle(rt.catalog, project, "root", suites)
         rows = rt.catalog.joins.accepted(MODEL)
         assert all(r.state != "pending" for r in rows)
-        assert codegen.leftovers(project) == []
+        assert codegen.leftovers(project) == [] and gate_suite.leftovers(suites) == []
         on_disk = codegen.versions_in(codegen.read_model(project, MODEL))
         active = [r.version for r in rows if r.state == "ACTIVE"]
         if on_disk:
@@ -80,8 +85,10 @@ def _check(project: Path) -> tuple[int, int]:
             listed = r.version in on_disk
             assert listed == (r.deprecation_reason != INTERRUPTED), r
             assert codegen.sql_path(project, MODEL, r.version).exists() == listed, r
+            assert gate_suite.suite_file(MODEL, r.version, suites).exists() == listed, r
         for version in on_disk:
             assert codegen.sql_path(project, MODEL, version).exists()
+            assert gate_suite.suite_file(MODEL, version, suites).exists()
         return len(on_disk), len(settled)
     finally:
         rt.catalog.dispose()

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from bench.join_schemas import generate
 from orchestration.cli import app
+from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
@@ -132,6 +133,36 @@ def test_review_roles_and_a_rejected_candidate_is_not_proposed_again(
     assert _json(["joins", "discover", "--json"], platform["root"]) == []
     again = _invoke(["joins", "reject", cid, "--reason", "twice"], platform["root"])
     assert again.exit_code == 1 and "[invalid_transition]" in again.output
+
+
+def test_discovery_reads_read_only_tables_as_they_are(platform: dict[str, str]) -> None:
+    """A READ_ONLY table (an external source at `<layer>.<table>`) is profiled where it is, every
+    time (it changes without Spyne knowing); a join on it is shown, but accepted only once both
+    tables are ACTIVE."""
+    from orchestration.runtime import runtime
+
+    rt = runtime()
+    notes = TableRef(Layer.SILVER, "order_notes")
+    rt.catalog.ensure_table(notes, TableState.READ_ONLY)
+    with rt.warehouse.connect() as con:
+        con.execute(
+            "create table silver.order_notes as select range + 1 as note_id, "
+            "(range * 3) + 1 as order_id, 'n' || range as body from range(120)"
+        )
+    found = _json(["joins", "discover", "--json"], platform["ana"])
+    read_only = [c for c in found if c["child_table"] == "silver.order_notes"]
+    assert [(c["child_columns"], c["parent_table"], c["parent_columns"]) for c in read_only] == [
+        (["order_id"], "silver.orders", ["id"])
+    ]
+    (candidate,) = read_only
+    assert (candidate["child_version"], candidate["parent_version"]) == (0, 1)
+    assert candidate["orphan_pct"] == 0.0 and candidate["cardinality"] == "one_to_one"
+    assert rt.catalog.joins.profiles("duckdb", [("silver.order_notes", 0)]) == {}
+    refused = _invoke(
+        ["joins", "accept", candidate["id"], "--rationale", "notes are on orders"], platform["root"]
+    )
+    assert refused.exit_code == 1 and "[invalid_transition]" in refused.output
+    assert "READ_ONLY" in refused.output
 
 
 def test_discovery_needs_an_identity_and_a_sane_threshold(platform: dict[str, str]) -> None:

@@ -26,6 +26,7 @@ from policies.errors import (
     QueryBlocked,
     ValidationFailed,
 )
+from policies.lifecycle import TableState
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
@@ -234,6 +235,51 @@ def test_approvals_and_skipping_the_preview(world: World) -> None:
     assert skipped and skipped[0]["reason"] == "incident 42"
 
 
+def test_a_table_marked_partitioned_needs_a_filter_on_its_partition_column(world: World) -> None:
+    """Marked in the query policy, gold.orders (40 rows) needs a time filter however small it is,
+    under any name it is read by, and waits for approval without one."""
+    q = world.service(partitioned_tables={"gold.orders": ["order_date"]})
+    unfiltered = q.preview(world.analyst, "SELECT sum(amount) FROM gold.orders WHERE amount > 1")
+    assert unfiltered.data["approval_rules"] == ["time_filter"]
+    with pytest.raises(ApprovalRequired):
+        q.execute(world.analyst, unfiltered.info.id)
+    by_version = q.preview(world.engineer, "SELECT count(*) FROM gold__shadow.orders__v1")
+    assert "time_filter" in by_version.data["approval_rules"]
+    filtered = q.preview(
+        world.analyst, "SELECT sum(amount) FROM orders WHERE order_date >= DATE '2026-01-15'"
+    )
+    assert filtered.data["decision"] == "allow"
+    assert q.execute(world.analyst, filtered.info.id).rows == [
+        (float(sum(i for i in range(40) if i % 28 >= 14)),)
+    ]
+    assert (
+        world.service()
+        .preview(world.analyst, "SELECT sum(amount) FROM gold.orders")
+        .data["decision"]
+        == "allow"
+    ), "unmarked, 40 rows need no filter"
+    # Over the large-table threshold (catalog statistics: 40 rows here), its DATE column will do.
+    large = world.service(large_table_rows=30)
+    assert large.preview(world.analyst, "SELECT sum(amount) FROM gold.orders").data[
+        "approval_rules"
+    ] == ["time_filter"]
+    recent = "SELECT sum(amount) FROM gold.orders WHERE order_date > DATE '2026-01-20'"
+    assert large.preview(world.analyst, recent).data["decision"] == "allow"
+    # A READ_ONLY source has no version and no statistics: its mark alone asks for the filter.
+    world.rt.catalog.ensure_table(TableRef(Layer.SILVER, "events"), TableState.READ_ONLY)
+    with world.rt.warehouse.connect() as con:  # type: ignore[attr-defined]
+        con.execute(
+            "create table silver.events as select range as id, current_date as day from range(3)"
+        )
+    marked = world.service(partitioned_tables={"silver.events": ["day"]})
+    source = marked.preview(world.analyst, "SELECT count(*) FROM silver.events")
+    assert source.data["approval_rules"] == ["time_filter"]
+    dated = marked.preview(
+        world.analyst, "SELECT count(*) FROM silver.events WHERE day > DATE '2026-01-01'"
+    )
+    assert dated.data["decision"] == "allow"
+
+
 def test_cost_cap_and_hourly_budget(world: World) -> None:
     q = world.service(max_query_bytes=100, hourly_budget_bytes=5_000)
     big = q.preview(world.analyst, "SELECT sum(amount) FROM gold.orders")  # 40 rows x 1 col x 8 B
@@ -386,3 +432,27 @@ def test_a_join_an_admin_accepted_is_shown_with_its_review(world: World) -> None
     (other,) = q.preview(world.analyst, sql.format(on="o.id = p.id")).data["joins"]
     assert other["accepted_join"] is None
     assert other["warning"].endswith("not an accepted join; its keys and fan-out were not reviewed")
+
+
+def test_an_aggregate_over_rows_a_join_repeats_asks_for_clarification(world: World) -> None:
+    """Discovery's stored profiles say partners.id is unique and orders.partner_id repeats: a
+    partner's values counted across its orders are counted once per order."""
+    from orchestration.joins.review import discover_on_platform
+
+    discover_on_platform(world.rt.catalog, world.rt.warehouse, world.admin, min_confidence=0.5)
+    q = world.service()
+    join = "FROM gold.orders o JOIN silver.partners p ON o.partner_id = p.id"
+    per_partner = q.preview(
+        world.analyst, f"SELECT p.name, SUM(o.amount) AS total {join} GROUP BY p.name"
+    )
+    assert "mixed_grain" not in per_partner.data["rules"]
+    mixed = q.preview(
+        world.analyst, f"SELECT COUNT(p.name) AS named, SUM(o.amount) AS total {join}"
+    )
+    assert mixed.data["approval_rules"] == ["mixed_grain"]
+    (warning,) = [w for w in mixed.data["warnings"] if w.startswith("COUNT(p.name)")]
+    assert "partner_id is not unique there" in warning
+    with pytest.raises(ApprovalRequired):
+        q.execute(world.analyst, mixed.info.id)
+    rows = q.execute(world.analyst, mixed.info.id, overrides=("mixed_grain",)).rows
+    assert rows == [(40, float(sum(range(40))))]

@@ -6,6 +6,7 @@ import pytest
 import sqlglot
 from fixture_cases import load, params
 
+from policies.errors import ValidationFailed
 from policies.sql_safety import SafetyFacts, SafetyPolicy, TableFacts, check_sql
 
 FIXTURE = "sql_safety.yaml"
@@ -87,6 +88,15 @@ def test_policy_refuses_unknown_keys() -> None:
     with pytest.raises(ValidationFailed) as exc:
         SafetyPolicy.from_mapping({"default_limt": 5})
     assert exc.value.details["field"] == "default_limt"
+
+
+def test_partitioned_tables_are_named_layer_and_table() -> None:
+    policy = SafetyPolicy.from_mapping({"partitioned_tables": {"Gold.Daily_Sales": ["Order_Date"]}})
+    assert policy.partitioned_tables == {"gold.daily_sales": ("order_date",)}
+    for wrong in ({"daily_sales": []}, {"gold.daily_sales": ["order date"]}, ["gold.x"]):
+        with pytest.raises(ValidationFailed) as refused:
+            SafetyPolicy.from_mapping({"partitioned_tables": wrong})
+        assert refused.value.details["field"] == "partitioned_tables"
 
 
 def test_shipped_defaults_are_valid() -> None:
