@@ -40,7 +40,7 @@ class _OnFirstUse:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    def made(self) -> Console:
         if self._console is None:
             from rich.console import Console
 
@@ -51,11 +51,20 @@ class _OnFirstUse:
                 markup=False,
                 highlight=False,
             )
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
 
 
 out = cast("Console", _OnFirstUse(stderr=False))
 err_console = cast("Console", _OnFirstUse(stderr=True))
+
+
+def rich_console(console: Console) -> Console:
+    """The Console itself behind ``out`` or ``err_console``, for rich components that take one."""
+    return console.made() if isinstance(console, _OnFirstUse) else console
+
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 DEBUG_ENV = "SPYNE_DEBUG"

@@ -212,6 +212,7 @@ class DuckDBGateSource:
                 yield connection
         finally:
             engine.engine.dispose()
+            _forget_dialects()
 
     def table_exists(self, connection: sa.Connection, schema: str, table: str) -> bool:
         count = connection.exec_driver_sql(
@@ -224,3 +225,20 @@ class DuckDBGateSource:
     def refused(self) -> SpyneError | None:
         """DuckDB costs nothing per query: nothing is ever refused on the way."""
         return None
+
+
+def _forget_dialects() -> None:
+    """Let a disposed engine's dialect go.
+
+    duckdb-engine, like the PostgreSQL dialect it extends, memoises reflection queries with
+    ``functools.lru_cache`` on methods (``_comment_query`` and others), so the classes keep every
+    dialect they saw, with the DuckDB types of every result in its type caches: a long process
+    (the demo) would hold them to exit, where DuckDB reports them as leaked.
+    """
+    import duckdb_engine
+
+    for klass in duckdb_engine.Dialect.__mro__:
+        for member in vars(klass).values():
+            clear = getattr(member, "cache_clear", None)
+            if callable(clear):
+                clear()

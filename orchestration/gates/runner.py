@@ -183,42 +183,47 @@ def _validate(
     data_docs_dir: Path | None,
 ) -> tuple[list[ExpectationOutcome], str | None]:
     context = _context(data_docs_dir)
-    datasource = source.datasource(context, schema)
-    with source.connection(datasource) as connection:
-        if not source.table_exists(connection, schema, table):
-            raise _TableMissing(f"table {schema}.{table} does not exist in {source.name}")
-        asset = source.add_asset(datasource, schema, table)
-        batch_definition = asset.add_batch_definition_whole_table("whole_table")
-        gx_suite = context.suites.add_or_update(_detached_copy(suite))
-        definition = context.validation_definitions.add(
-            gx.ValidationDefinition(name=f"{schema}.{table}", data=batch_definition, suite=gx_suite)
-        )
-        checkpoint = context.checkpoints.add(
-            Checkpoint(
-                name=f"gate {schema}.{table}",
-                validation_definitions=[definition],
-                result_format={"result_format": RESULT_FORMAT},
+    try:
+        datasource = source.datasource(context, schema)
+        with source.connection(datasource) as connection:
+            if not source.table_exists(connection, schema, table):
+                raise _TableMissing(f"table {schema}.{table} does not exist in {source.name}")
+            asset = source.add_asset(datasource, schema, table)
+            batch_definition = asset.add_batch_definition_whole_table("whole_table")
+            gx_suite = context.suites.add_or_update(_detached_copy(suite))
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(
+                    name=f"{schema}.{table}", data=batch_definition, suite=gx_suite
+                )
             )
-        )
-        run = checkpoint.run(expectation_parameters=parameters)
-        if len(run.run_results) != 1:
-            raise _GateRefused(
-                f"expected one validation result, GE returned {len(run.run_results)}"
+            checkpoint = context.checkpoints.add(
+                Checkpoint(
+                    name=f"gate {schema}.{table}",
+                    validation_definitions=[definition],
+                    result_format={"result_format": RESULT_FORMAT},
+                )
             )
-        ((result_id, suite_result),) = run.run_results.items()
-        results = sorted(
-            cast(ExpectationSuiteValidationResult, suite_result).results,
-            key=_suite_order(gx_suite),
-        )
-        outcomes = [
-            _with_duplicate_count(connection, source.dialect, schema, table, r, _outcome(r))
-            for r in results
-        ]
-    docs_index = None
-    if data_docs_dir is not None:
-        # Rendered after the connection is closed: the warehouse is not locked for HTML.
-        docs_index = build_data_docs(context, Path(data_docs_dir), result_id, gx_suite.name)
-    return outcomes, docs_index
+            run = checkpoint.run(expectation_parameters=parameters)
+            if len(run.run_results) != 1:
+                raise _GateRefused(
+                    f"expected one validation result, GE returned {len(run.run_results)}"
+                )
+            ((result_id, suite_result),) = run.run_results.items()
+            results = sorted(
+                cast(ExpectationSuiteValidationResult, suite_result).results,
+                key=_suite_order(gx_suite),
+            )
+            outcomes = [
+                _with_duplicate_count(connection, source.dialect, schema, table, r, _outcome(r))
+                for r in results
+            ]
+        docs_index = None
+        if data_docs_dir is not None:
+            # Rendered after the connection is closed: the warehouse is not locked for HTML.
+            docs_index = build_data_docs(context, Path(data_docs_dir), result_id, gx_suite.name)
+        return outcomes, docs_index
+    finally:
+        _release(context)
 
 
 def _context(data_docs_dir: Path | None) -> AbstractDataContext:
@@ -248,6 +253,16 @@ def _context(data_docs_dir: Path | None) -> AbstractDataContext:
         progress_bars=ProgressBarsConfig(globally=False),
     )
     return gx.get_context(mode="ephemeral", project_config=config)
+
+
+def _release(context: AbstractDataContext) -> None:
+    """Let go of the gate's context: GE keeps the newest one in a process-wide slot, and with it
+    the datasource's engine and its DuckDB objects, which would then outlive the warehouse
+    module in a long process (the demo) and be reported as leaked at exit."""
+    from great_expectations.data_context.data_context.context_factory import project_manager
+
+    project_manager.set_project(None)
+    del context
 
 
 def _detached_copy(suite: ExpectationSuite) -> ExpectationSuite:

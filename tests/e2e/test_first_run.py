@@ -121,3 +121,20 @@ def test_a_layer_job_builds_what_it_can_and_skips_what_waits(fresh: Install) -> 
     assert "silver.sale_orders is not built in this run" in "\n".join(
         _messages(instance, run.run_id)
     )
+
+
+def test_the_readme_demo_command_runs_and_ends_cleanly(spyne_home: Path) -> None:
+    """`spyne demo` as a new user types it: every layer ACTIVE, nothing alarming on stderr."""
+    import subprocess
+    import sys
+
+    spyne = Path(sys.executable).parent / "spyne"
+    done = subprocess.run(
+        [str(spyne), "demo", "--rows", "300"], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for layer in ("bronze", "silver", "joins", "gold"):
+        assert f"✓ {layer}" in done.stderr, done.stderr[-3000:]
+    assert "gold.daily_sales" in done.stdout and "export SPYNE_API_KEY=" in done.stdout
+    for alarming in ("Traceback", "internal_error", "leaked", "nanobind", "Error"):
+        assert alarming not in done.stderr, done.stderr[-3000:]
