@@ -93,8 +93,8 @@ def source_drift_sensor(provider: ExpectedSchemaProvider | None = None) -> Senso
         unchecked = len(checks) - len(findings)
         return SkipReason(
             f"{len(findings)} sources checked, {len(drifted)} drifted "
-            f"{json.dumps(drifted, sort_keys=True) if drifted else ''}; {unchecked} without an "
-            "expected schema yet"
+            f"{json.dumps(drifted, sort_keys=True) if drifted else ''}; {unchecked} not checked "
+            "(no source yet, or neither a contract nor a landed version to hold it to)"
         )
 
     return spyne_source_drift

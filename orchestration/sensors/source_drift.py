@@ -1,11 +1,13 @@
 """Source drift: each READ_ONLY source's live schema against the schema it is expected to have.
 
-The live schema comes from the source's information schema through the warehouse (no data is
-read). The expected schema comes from a provider, so what a source is held to can change
-without touching the check: today :func:`active_bronze_schemas` (the ACTIVE bronze version
-landed from it, in the warehouse's dialect), and a contract's schema once contracts are
-registered. Both sides are compared by :func:`policies.drift.compare_schemas`, each in its own
-dialect. A source with no expected schema yet (never landed) is reported, not judged.
+The live schema comes from the source's information schema (the DuckDB file, or PostgreSQL
+through :mod:`orchestration.sources.schema`; no data is read). The expected schema comes from a
+provider: by default :func:`expected_schemas`, the source's registered contract (its newest
+version), and for a source without one the ACTIVE bronze version landed from it. Both sides are
+compared by :func:`policies.drift.compare_schemas`, each in its own dialect. A contract's
+``required`` is a promise about the data, held by the gates' not-null checks, not a constraint
+the source's DDL must declare, so nullability is not compared against a contract. A source with
+no expected schema yet (no contract, never landed) is reported, not judged.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestration.catalog.notifications import NewAlert
+from orchestration.sources import SourceLocation
+from orchestration.sources.schema import source_columns, source_dialect
 from policies.alerts import AlertKind, AlertSeverity
 from policies.drift import ChangeKind, Column, DriftReport, DriftSeverity, compare_schemas
 from policies.drift_lattice import DUCKDB
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
     from orchestration.runtime import Runtime
     from orchestration.warehouse import Warehouse
 
-SOURCE_DIALECT = DUCKDB  # the READ_ONLY source is a DuckDB file (the sample ERP)
+CONTRACT_DIALECT = DUCKDB  # contracts spell physical types as the sample ERP's DuckDB does
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class ExpectedSchema:
     columns: tuple[Column, ...]
     dialect: str  # the engine the expected types are spelled for
     origin: str  # what the source is held to, e.g. "bronze.res_partner v3 (ACTIVE)"
+    nullability: bool = True  # False: a contract, whose `required` the gates hold instead
+    contract: tuple[str, str] | None = None  # (id, version) when held to a contract
 
 
 # (catalog, warehouse dialect, the bronze tables) -> expected schema per source table name
@@ -66,6 +72,48 @@ def active_bronze_schemas(
     return out
 
 
+def contract_schemas(
+    catalog: Catalog, dialect: str, bronze: Sequence[BronzeTable]
+) -> dict[str, ExpectedSchema]:
+    """Each source is expected to look like its registered contract's newest version."""
+    from policies.contracts import parse_contract
+
+    wanted = {b.source_table for b in bronze}
+    out = {}
+    for info in catalog.contracts.latest():
+        contract = parse_contract(dict(info.document), info.contract_id)
+        if contract.source_table not in wanted:
+            continue
+        out[contract.source_table] = ExpectedSchema(
+            tuple(
+                Column(c.name, c.physical_type or c.logical_type or "", not c.required)
+                for c in contract.columns
+            ),
+            CONTRACT_DIALECT,
+            f"contract {info.contract_id} {info.version}",
+            nullability=False,
+            contract=(info.contract_id, info.version),
+        )
+    return out
+
+
+def expected_schemas(
+    catalog: Catalog, dialect: str, bronze: Sequence[BronzeTable]
+) -> dict[str, ExpectedSchema]:
+    """The registered contract where there is one, else the ACTIVE bronze version."""
+    return {
+        **active_bronze_schemas(catalog, dialect, bronze),
+        **contract_schemas(catalog, dialect, bronze),
+    }
+
+
+def _aligned(want: ExpectedSchema, have: Sequence[Column]) -> tuple[Column, ...]:
+    if want.nullability:
+        return want.columns
+    live = {c.name: c.nullable for c in have}
+    return tuple(replace(c, nullable=live.get(c.name, c.nullable)) for c in want.columns)
+
+
 @dataclass(frozen=True)
 class SourceCheck:
     source: str  # "<system>.<table>"
@@ -73,6 +121,8 @@ class SourceCheck:
     expected_from: str | None  # None: nothing to compare with yet
     report: DriftReport | None
     missing: bool = False  # the source table is gone
+    # the registered contract (id, version) the source is held to, if any
+    contract: tuple[str, str] | None = None
     # dbt models reading the bronze table, and per changed column those whose SQL names it
     readers: Mapping[str, Sequence[str]] | None = None
 
@@ -94,12 +144,13 @@ class SourceCheck:
             "severity": self.severity.name if self.expected_from else None,
             "report": self.report.to_dict() if self.report is not None else None,
             "readers": dict(self.readers) if self.readers is not None else None,
+            "contract": list(self.contract) if self.contract is not None else None,
         }
 
 
 def check_sources(
     warehouse: Warehouse,
-    source_path: Path,
+    source: SourceLocation,
     bronze: Sequence[BronzeTable],
     expected: dict[str, ExpectedSchema],
     system: str,
@@ -107,19 +158,25 @@ def check_sources(
     """Compare every source with its expected schema: one information-schema read in all (none
     when no source has an expected schema yet, as on a new install without a source)."""
     wanted = [b.source_table for b in bronze if b.source_table in expected]
-    live = warehouse.source_columns(source_path, wanted) if wanted else {}
+    live = source_columns(warehouse, source, wanted)
+    live_dialect = source_dialect(source)
     out = []
     for table in bronze:
-        source = f"{system}.{table.source_table}"
+        name = f"{system}.{table.source_table}"
         want = expected.get(table.source_table)
         if want is None:
-            out.append(SourceCheck(source, table.ref.canonical, None, None))
+            out.append(SourceCheck(name, table.ref.canonical, None, None))
             continue
         have = live.get(table.source_table)
         report = compare_schemas(
-            want.columns, have or (), dialect=want.dialect, candidate_dialect=SOURCE_DIALECT
+            _aligned(want, have or ()),
+            have or (),
+            dialect=want.dialect,
+            candidate_dialect=live_dialect,
         )
-        out.append(SourceCheck(source, table.ref.canonical, want.origin, report, have is None))
+        out.append(
+            SourceCheck(name, table.ref.canonical, want.origin, report, have is None, want.contract)
+        )
     return out
 
 
@@ -153,15 +210,15 @@ def _changed_columns(report: DriftReport) -> list[str]:
 def check_install(rt: Runtime, provider: ExpectedSchemaProvider | None = None) -> list[SourceCheck]:
     """Every source of this install's dbt project against its expected schema (read-only), with
     the models that read each drifted one."""
-    from dataclasses import replace
-
     from orchestration.assets.project import SOURCE_SYSTEM, bronze_tables, manifest
 
     m = manifest()
     bronze = bronze_tables(m)
     by_name = {b.ref.canonical: b for b in bronze}
-    expected = (provider or active_bronze_schemas)(rt.catalog, rt.warehouse.dialect, bronze)
-    checks = check_sources(rt.warehouse, rt.source_path, bronze, expected, SOURCE_SYSTEM)
+    expected = (provider or expected_schemas)(rt.catalog, rt.warehouse.dialect, bronze)
+    if isinstance(rt.source, Path) and not rt.source.exists():
+        expected = {}  # no source yet (a new install before `spyne sample generate`)
+    checks = check_sources(rt.warehouse, rt.source, bronze, expected, SOURCE_SYSTEM)
     return [
         replace(c, readers=readers(m, by_name[c.table], _changed_columns(c.report)))
         if c.report is not None and c.severity > DriftSeverity.NONE

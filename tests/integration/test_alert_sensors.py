@@ -82,8 +82,9 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     instance = DagsterInstance.ephemeral()
 
     message, cursor = drift_tick(instance, None)
-    assert "1 sources checked, 0 drifted" in message and "5 without an expected schema" in message
-    assert json.loads(cursor or "") == {"erp.res_partner": "NONE"}
+    # every source is held to its registered contract (spyne init registers the shipped ones)
+    assert "6 sources checked, 0 drifted" in message and "0 not checked" in message
+    assert json.loads(cursor or "")["erp.res_partner"] == "NONE"
     assert open_alerts(rt.catalog, "drift") == []
 
     source_sql(site, "ALTER TABLE res_partner RENAME COLUMN email TO email_address")
@@ -92,7 +93,7 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     (alert,) = open_alerts(rt.catalog, "drift")
     assert alert.severity.label == "critical" and alert.opened_by == "dagster"
     assert "column email renamed to email_address" in alert.title
-    assert "bronze.res_partner v1 (ACTIVE)" in alert.title
+    assert "(expected: contract erp_res_partner 1.0.0)" in alert.title
     assert "schema_drift check" in alert.details["what_to_do"]
     assert alert.details["what_to_do"].endswith("models reading it: customers")
     assert alert.details["readers"] == {
@@ -143,7 +144,7 @@ def test_a_new_install_without_a_source_has_nothing_to_check(installed_home: Pat
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPYNE_SERVICE_KEY", key)
         message, cursor = drift_tick(DagsterInstance.ephemeral(), None)
-    assert "0 sources checked" in message and "6 without an expected schema" in message
+    assert "0 sources checked" in message and "6 not checked" in message
     assert json.loads(cursor or "") == {}
 
 
@@ -267,21 +268,22 @@ def test_spyne_drift_check(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     by_source = {c["source"]: c for c in json.loads(result.output)}
     assert len(by_source) == 6
     partners = by_source["erp.res_partner"]
-    assert partners["severity"] == "BREAKING" and partners["expected_from"].endswith("(ACTIVE)")
+    assert partners["severity"] == "BREAKING"
+    assert partners["expected_from"] == "contract erp_res_partner 1.0.0"
     (change,) = partners["report"]["changes"]
     assert change == {
         "kind": "type_changed",
         "column": "customer_rank",
-        "before": "INTEGER",
+        "before": "integer",
         "after": "SMALLINT",
         "severity": "BREAKING",
     }
     assert partners["readers"] == {"*": ["customers"], "customer_rank": ["customers"]}
-    assert by_source["erp.sale_order"]["expected_from"] is None
+    assert by_source["erp.sale_order"]["severity"] == "NONE"
     table = runner.invoke(app, ["drift", "check"])
     assert (
         table.exit_code == 0
-        and "column customer_rank changed type from INTEGER to SMALLINT" in table.output
+        and "column customer_rank changed type from integer to SMALLINT" in table.output
     )
     # on demand, read-only: nothing recorded, nobody paged
     assert rt.catalog.notifications.all() == []
