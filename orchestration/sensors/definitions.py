@@ -81,12 +81,19 @@ def source_drift_sensor(provider: ExpectedSchemaProvider | None = None) -> Senso
     )
     def spyne_source_drift(context: SensorEvaluationContext) -> SkipReason:
         from orchestration.runtime import runtime
-        from orchestration.sensors.source_drift import check_install, record_checks
+        from orchestration.sensors.contract_evolution import register_following
+        from orchestration.sensors.identity import sensor_actor
+        from orchestration.sensors.source_drift import SourceCheck, check_install, record_checks
 
         rt = runtime()
         alerts = sensor_alerts(rt, DRIFT_SENSOR, "sources")
         checks = check_install(rt, provider)
-        record_checks(rt.catalog, alerts, checks)
+        me = sensor_actor(rt.catalog, DRIFT_SENSOR)
+
+        def evolve(check: SourceCheck, report_id: int) -> str:
+            return register_following(rt, me, check, report_id)
+
+        record_checks(rt.catalog, alerts, checks, evolve)
         findings = {c.source: c.severity.name for c in checks if c.expected_from is not None}
         context.update_cursor(json.dumps(findings, sort_keys=True))
         drifted = {s: v for s, v in findings.items() if v != "NONE"}

@@ -27,6 +27,7 @@ from policies.alerts import AlertKind, AlertSeverity
 from policies.drift import ChangeKind, Column, DriftReport, DriftSeverity, compare_schemas
 from policies.drift_lattice import DUCKDB
 from policies.naming import Layer
+from policies.source_drift import DriftResponse, respond
 
 if TYPE_CHECKING:
     from orchestration.alerts.service import Alerts
@@ -45,6 +46,7 @@ class ExpectedSchema:
     origin: str  # what the source is held to, e.g. "bronze.res_partner v3 (ACTIVE)"
     nullability: bool = True  # False: a contract, whose `required` the gates hold instead
     contract: tuple[str, str] | None = None  # (id, version) when held to a contract
+    owner: str | None = None  # the contract's owner, told about changes to accept
 
 
 # (catalog, warehouse dialect, the bronze tables) -> expected schema per source table name
@@ -93,6 +95,7 @@ def contract_schemas(
             f"contract {info.contract_id} {info.version}",
             nullability=False,
             contract=(info.contract_id, info.version),
+            owner=contract.owner,
         )
     return out
 
@@ -121,10 +124,13 @@ class SourceCheck:
     expected_from: str | None  # None: nothing to compare with yet
     report: DriftReport | None
     missing: bool = False  # the source table is gone
-    # the registered contract (id, version) the source is held to, if any
+    # the registered contract (id, version) the source is held to, if any, and its owner
     contract: tuple[str, str] | None = None
+    owner: str | None = None
     # dbt models reading the bronze table, and per changed column those whose SQL names it
     readers: Mapping[str, Sequence[str]] | None = None
+    live: tuple[Column, ...] = ()  # the source's columns as read
+    live_dialect: str = DUCKDB
 
     @property
     def severity(self) -> DriftSeverity:
@@ -145,6 +151,7 @@ class SourceCheck:
             "report": self.report.to_dict() if self.report is not None else None,
             "readers": dict(self.readers) if self.readers is not None else None,
             "contract": list(self.contract) if self.contract is not None else None,
+            "owner": self.owner,
         }
 
 
@@ -175,7 +182,17 @@ def check_sources(
             candidate_dialect=live_dialect,
         )
         out.append(
-            SourceCheck(name, table.ref.canonical, want.origin, report, have is None, want.contract)
+            SourceCheck(
+                name,
+                table.ref.canonical,
+                want.origin,
+                report,
+                have is None,
+                want.contract,
+                want.owner,
+                live=tuple(have or ()),
+                live_dialect=live_dialect,
+            )
         )
     return out
 
@@ -240,13 +257,32 @@ _WHAT_TO_DO = {
         "fix the source, or accept the change deliberately and update the models that read it"
     ),
 }
+# Against a registered contract (policies.source_drift says what each severity leads to).
+_WHAT_TO_DO_CONTRACT = {
+    DriftSeverity.ADDITIVE: "nothing breaks: the contract follows the source as its next minor "
+    "version, registered automatically",
+    DriftSeverity.WARNING: "{owner} (the contract's owner) reviews it; an engineer or admin "
+    "accepts it as the contract's next minor version with `spyne drift accept {report}`, or the "
+    "source is put back",
+    DriftSeverity.BREAKING: "every table built from {source} is refused publication until "
+    "{contract} has a new major version registered (describing the source as it is now), or the "
+    "source is put back",
+}
 
 
-def drift_alert(check: SourceCheck) -> NewAlert:
+def drift_alert(check: SourceCheck, report_id: int | None = None) -> NewAlert:
     assert check.report is not None
     severity = check.report.severity
     what = "is gone" if check.missing else f"drifted: {check.report.summary()}"
-    todo = _WHAT_TO_DO[severity].format(table=check.table)
+    if check.contract is not None:
+        todo = _WHAT_TO_DO_CONTRACT[severity].format(
+            owner=check.owner or "the owner",
+            report=report_id if report_id is not None else "REPORT_ID",
+            source=check.source,
+            contract=check.contract[0],
+        )
+    else:
+        todo = _WHAT_TO_DO[severity].format(table=check.table)
     if check.readers and check.readers.get("*"):
         todo += "; models reading it: " + ", ".join(check.readers["*"])
     return NewAlert(
@@ -254,12 +290,24 @@ def drift_alert(check: SourceCheck) -> NewAlert:
         _ALERT_SEVERITY[severity],
         check.source,
         f"source {check.source} {what} (expected: {check.expected_from})",
-        {**check.to_dict(), "what_to_do": todo},
+        {**check.to_dict(), "what_to_do": todo, "drift_report": report_id},
     )
 
 
-def record_checks(catalog: Catalog, alerts: Alerts, checks: Sequence[SourceCheck]) -> None:
-    """Keep each new finding, raise its alert (deduplicated); clear sources that agree again."""
+# (check, its new drift report id) -> the contract version registered to follow the source
+Evolve = Callable[[SourceCheck, int], str]
+
+
+def record_checks(
+    catalog: Catalog,
+    alerts: Alerts,
+    checks: Sequence[SourceCheck],
+    evolve: Evolve | None = None,
+) -> None:
+    """Keep each new finding, raise its alert (deduplicated); clear sources that agree again.
+
+    With ``evolve``, an ADDITIVE finding against a contract is taken into the contract at once
+    (a new minor version): the finding is resolved and its alert closed naming the version."""
     for check in checks:
         if check.expected_from is None:
             continue
@@ -281,5 +329,23 @@ def record_checks(catalog: Catalog, alerts: Alerts, checks: Sequence[SourceCheck
         if new:
             # A different finding for the same source replaces the open alert with a new one.
             alerts.clear(AlertKind.DRIFT, check.source, "the drift changed")
-        alerts.raise_alert(drift_alert(check))
+        report_id = new if new is not None else _open_report_id(catalog, check.source)
+        alerts.raise_alert(drift_alert(check, report_id))
+        if (
+            new is not None
+            and evolve is not None
+            and check.contract is not None
+            and respond(check.severity) == DriftResponse.REGISTER_MINOR
+        ):
+            version = evolve(check, new)
+            catalog.source_drift.resolve(check.source)
+            alerts.clear(
+                AlertKind.DRIFT,
+                check.source,
+                f"contract {check.contract[0]} {version} registered, following the source",
+            )
     alerts.deliver()
+
+
+def _open_report_id(catalog: Catalog, source: str) -> int | None:
+    return next((r.id for r in catalog.source_drift.open_reports() if r.source == source), None)
