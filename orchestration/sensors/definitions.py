@@ -84,14 +84,19 @@ def source_drift_sensor(provider: ExpectedSchemaProvider | None = None) -> Senso
         from orchestration.sensors.contract_evolution import register_following
         from orchestration.sensors.identity import sensor_actor
         from orchestration.sensors.source_drift import SourceCheck, check_install, record_checks
+        from policies.errors import SpyneError
 
         rt = runtime()
         alerts = sensor_alerts(rt, DRIFT_SENSOR, "sources")
         checks = check_install(rt, provider)
         me = sensor_actor(rt.catalog, DRIFT_SENSOR)
 
-        def evolve(check: SourceCheck, report_id: int) -> str:
-            return register_following(rt, me, check, report_id)
+        def evolve(check: SourceCheck, report_id: int) -> str | None:
+            try:
+                return register_following(rt, me, check, report_id)
+            except SpyneError as err:  # e.g. someone registered that version meanwhile
+                context.log.warning(f"drift report #{report_id} not taken in: {err.message}")
+                return None
 
         record_checks(rt.catalog, alerts, checks, evolve)
         findings = {c.source: c.severity.name for c in checks if c.expected_from is not None}

@@ -295,7 +295,8 @@ def drift_alert(check: SourceCheck, report_id: int | None = None) -> NewAlert:
 
 
 # (check, its new drift report id) -> the contract version registered to follow the source
-Evolve = Callable[[SourceCheck, int], str]
+# (None: it could not be registered; the finding stays open and its alert says what to do)
+Evolve = Callable[[SourceCheck, int], str | None]
 
 
 def record_checks(
@@ -338,6 +339,8 @@ def record_checks(
             and respond(check.severity) == DriftResponse.REGISTER_MINOR
         ):
             version = evolve(check, new)
+            if version is None:
+                continue
             catalog.source_drift.resolve(check.source)
             alerts.clear(
                 AlertKind.DRIFT,
