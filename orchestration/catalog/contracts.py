@@ -164,6 +164,19 @@ class Contracts:
             )
         return [_info(r) for r in rows]
 
+    def registered(self, contract_id: str, *versions: str) -> list[RegisteredVersion]:
+        """What the registry holds about each of ``versions`` (columns and summary)."""
+        with self._db.session(write=False) as s:
+            rows = {r.version: r for r in self._rows(s, contract_id)}
+            for version in versions:
+                if version not in rows:
+                    raise NotFound(
+                        f"contract {contract_id} has no version {version}; it has "
+                        + (", ".join(rows) or "none"),
+                        details={"contract": contract_id, "version": version},
+                    )
+            return [_registered(rows[v]) for v in versions]
+
     def get(self, contract_id: str, version: str | None = None) -> ContractVersionInfo:
         found = self.versions(contract_id)
         if version is None:
