@@ -35,9 +35,9 @@ from dagster import (
     TimestampMetadataValue,
 )
 from dagster._time import get_current_datetime
-from sqlglot import exp
 
 from orchestration.catalog.notifications import NewAlert
+from orchestration.sensors.event_time import newest_landed
 from policies.alerts import AlertKind
 from policies.freshness import (
     FreshnessSla,
@@ -47,14 +47,13 @@ from policies.freshness import (
     evaluation_due,
     judge,
 )
-from policies.naming import Layer, TableRef
+from policies.naming import Layer
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance
 
     from orchestration.alerts.service import Alerts
     from orchestration.catalog.contracts import ContractVersionInfo
-    from orchestration.warehouse import Warehouse
 
 LAST_UPDATED = "dagster/last_updated_timestamp"
 LOWER_BOUND = "dagster/freshness_lower_bound_timestamp"
@@ -87,24 +86,6 @@ class Evaluation:
     passed: bool
     evaluated_at: datetime
     newest_event: datetime | None
-
-
-def utc(value: object) -> datetime | None:
-    """A warehouse timestamp as an aware UTC datetime (naive values are UTC)."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        value = datetime.fromisoformat(str(value))
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def newest_landed(warehouse: Warehouse, table: str, column: str) -> datetime | None:
-    """``MAX(column)`` of the canonical bronze view: one aggregate, one column scanned."""
-    ref = TableRef(Layer.BRONZE, table)
-    query = exp.select(exp.Max(this=exp.column(column))).from_(
-        exp.table_(ref.name, db=ref.layer.value)
-    )
-    return utc(warehouse.read(query, max_rows=1).rows[0][0])
 
 
 def latest_evaluation(instance: DagsterInstance, key: AssetCheckKey) -> Evaluation | None:
