@@ -63,7 +63,7 @@ PARAMS = "dagster/freshness_params"
 @dataclass
 class Cursor:
     observed: dict[str, str] = field(default_factory=dict)  # contract -> newest event (ISO)
-    handled: dict[str, int] = field(default_factory=dict)  # contract -> evaluation record id
+    handled: dict[str, int] = field(default_factory=dict)  # contract -> last evaluation handled
     status: dict[str, str] = field(default_factory=dict)  # contract -> status it alerted on
 
     @classmethod
@@ -196,7 +196,7 @@ def sensor_tick(
             observe(instance, key, info, newest, found[0] if found else 0)
             cursor.observed[contract] = newest.isoformat()
         last = latest_evaluation(instance, key)
-        if last is not None and last.record_id > cursor.handled.get(contract, 0):
+        if last is not None and last.record_id != cursor.handled.get(contract):
             verdict = judge(sla, last.newest_event, last.evaluated_at)
             handle(alerts, cursor, contract, info.table, verdict)
             cursor.handled[contract] = last.record_id
