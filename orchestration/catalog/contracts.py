@@ -49,6 +49,7 @@ class ContractVersionInfo:
     registered_at: datetime
     registered_by: str
     launched_by: str | None
+    columns: tuple[Mapping[str, Any], ...] = ()  # name, type, required: as registered
 
     def to_dict(self, with_document: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -221,4 +222,5 @@ def _info(row: ContractVersionRow) -> ContractVersionInfo:
         registered_at=row.registered_at,
         registered_by=row.registered_by,
         launched_by=row.launched_by,
+        columns=tuple(row.columns),
     )
