@@ -34,6 +34,7 @@ from dagster import (
     SensorResult,
     TimestampMetadataValue,
 )
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 from dagster._time import get_current_datetime
 
 from orchestration.catalog.notifications import NewAlert
@@ -86,6 +87,13 @@ class Evaluation:
     passed: bool
     evaluated_at: datetime
     newest_event: datetime | None
+
+
+def in_flight(instance: DagsterInstance, key: AssetCheckKey) -> bool:
+    """A run evaluating the check is planned or running: asking for another would double it."""
+    summary = instance.event_log_storage.get_asset_check_summary_records([key])[key]
+    record = summary.last_check_execution_record
+    return record is not None and record.status == AssetCheckExecutionRecordStatus.PLANNED
 
 
 def latest_evaluation(instance: DagsterInstance, key: AssetCheckKey) -> Evaluation | None:
@@ -201,7 +209,7 @@ def sensor_tick(
             handle(alerts, cursor, contract, info.table, verdict)
             cursor.handled[contract] = last.record_id
         previous = LastEvaluation(last.evaluated_at, last.newest_event) if last else None
-        if evaluation_due(sla, newest, previous, now):
+        if evaluation_due(sla, newest, previous, now) and not in_flight(instance, key):
             due.append(key)
         said[contract] = cursor.status.get(contract, "not evaluated")
     alerts.deliver()
