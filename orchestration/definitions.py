@@ -32,6 +32,9 @@ from orchestration.runs.dead_letters import spyne_dead_letters
 from orchestration.runs.retries import RETRY_POLICY, failures_classified
 from orchestration.runs.tags import job_tags
 from orchestration.sensors.definitions import spyne_alerts, spyne_run_recovered, spyne_source_drift
+from orchestration.sensors.freshness_definitions import CHECKS as FRESHNESS_CHECKS
+from orchestration.sensors.freshness_definitions import JOB as FRESHNESS_JOB
+from orchestration.sensors.freshness_definitions import SENSOR as FRESHNESS_SENSOR
 from policies.errors import SpyneError
 from policies.naming import Layer
 
@@ -103,9 +106,16 @@ daily = ScheduleDefinition(
 
 defs = Definitions(
     assets=[*assets, join_candidates],
-    jobs=[spyne_job, *layer_jobs, spyne_janitor],
+    asset_checks=FRESHNESS_CHECKS,
+    jobs=[spyne_job, *layer_jobs, spyne_janitor, FRESHNESS_JOB],
     schedules=[daily, janitor_schedule],
-    sensors=[spyne_dead_letters, spyne_alerts, spyne_source_drift, spyne_run_recovered],
+    sensors=[
+        spyne_dead_letters,
+        spyne_alerts,
+        spyne_source_drift,
+        spyne_run_recovered,
+        FRESHNESS_SENSOR,
+    ],
     resources={
         "dbt": SpyneDbtCliResource(
             project_dir=str(dbt_project().project_dir),

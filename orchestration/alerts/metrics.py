@@ -4,17 +4,18 @@ A custom collector reads what the catalog already records (drift findings, gate 
 changes, landed versions, open alerts) on every scrape, so the counters are right right after a
 restart and agree whichever process serves them: nothing is counted in memory.
 
-Only metrics whose facts exist are exposed. Replays and backfills have no operation yet, and the
-ingestion lag needs contracts' event-time columns: ``spyne_replay_count_total``,
-``spyne_backfill_rows_total`` and ``spyne_ingestion_lag_seconds`` appear once those exist. The
-drift metrics' ``contract`` label names the source (``erp.res_partner``) until sources have
-contracts; ``spyne_ingestion_rows_total`` counts rows landed per bronze table by the gate status
-of the version they landed in.
+Only metrics whose facts exist are exposed. Replays and backfills have no operation yet:
+``spyne_replay_count_total`` and ``spyne_backfill_rows_total`` appear once they exist. The drift
+metrics' ``contract`` label names the source (``erp.res_partner``);
+``spyne_ingestion_rows_total`` counts rows landed per bronze table by the gate status of the
+version they landed in. ``spyne_ingestion_lag_seconds{contract}`` is the one gauge read from the
+warehouse: now minus each contract's newest event time landed (what freshness is judged on); a
+scrape while the warehouse is busy leaves it out rather than failing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -29,8 +30,9 @@ LOOPBACK = "127.0.0.1"
 
 
 class CatalogCollector:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, lags: Callable[[], Mapping[str, float]] | None = None):
         self._catalog = catalog
+        self._lags = lags
 
     def describe(self) -> list[Metric]:
         return []  # registering must not query the catalog
@@ -84,17 +86,38 @@ class CatalogCollector:
         for kind, n in sorted(self._catalog.notifications.open_counts().items()):
             open_alerts.add_metric([kind], n)
         yield open_alerts
+        if self._lags is not None:
+            yield from self._lag()
+
+    def _lag(self) -> Iterator[Metric]:
+        assert self._lags is not None
+        try:
+            lags = self._lags()
+        except Exception:  # the warehouse is busy (a writer holds it) or gone: a scrape never fails
+            return
+        lag = GaugeMetricFamily(
+            "spyne_ingestion_lag_seconds",
+            "Seconds between now and the newest event time landed, per contract.",
+            labels=["contract"],
+        )
+        for contract, seconds in sorted(lags.items()):
+            lag.add_metric([contract], seconds)
+        yield lag
 
 
-def registry_for(catalog: Catalog) -> CollectorRegistry:
+def registry_for(
+    catalog: Catalog, lags: Callable[[], Mapping[str, float]] | None = None
+) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(CatalogCollector(catalog))
+    registry.register(CatalogCollector(catalog, lags))
     return registry
 
 
-def serve(catalog: Catalog, port: int) -> WSGIServer:
+def serve(
+    catalog: Catalog, port: int, lags: Callable[[], Mapping[str, float]] | None = None
+) -> WSGIServer:
     """Serve ``/metrics`` on loopback in a background thread; the caller shuts it down."""
     from prometheus_client.exposition import start_http_server
 
-    server, _thread = start_http_server(port, addr=LOOPBACK, registry=registry_for(catalog))
+    server, _thread = start_http_server(port, addr=LOOPBACK, registry=registry_for(catalog, lags))
     return server

@@ -50,6 +50,7 @@ class ContractVersionInfo:
     registered_at: datetime
     registered_by: str
     launched_by: str | None
+    columns: tuple[Mapping[str, Any], ...] = ()  # name, type, required: as registered
 
     def to_dict(self, with_document: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -165,6 +166,19 @@ class Contracts:
             )
         return [_info(r) for r in rows]
 
+    def registered(self, contract_id: str, *versions: str) -> list[RegisteredVersion]:
+        """What the registry holds about each of ``versions`` (columns and summary)."""
+        with self._db.session(write=False) as s:
+            rows = {r.version: r for r in self._rows(s, contract_id)}
+            for version in versions:
+                if version not in rows:
+                    raise NotFound(
+                        f"contract {contract_id} has no version {version}; it has "
+                        + (", ".join(rows) or "none"),
+                        details={"contract": contract_id, "version": version},
+                    )
+            return [_registered(rows[v]) for v in versions]
+
     def get(self, contract_id: str, version: str | None = None) -> ContractVersionInfo:
         found = self.versions(contract_id)
         if version is None:
@@ -209,4 +223,5 @@ def _info(row: ContractVersionRow) -> ContractVersionInfo:
         registered_at=row.registered_at,
         registered_by=row.registered_by,
         launched_by=row.launched_by,
+        columns=tuple(row.columns),
     )

@@ -8,6 +8,7 @@ drift detected and resolved from the catalog alone. Recording is audited.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,14 @@ from orchestration.catalog.engine import Database
 from orchestration.jsonable import json_safe
 
 DRIFT_ACTION = "source_drift_recorded"
+
+
+@dataclass(frozen=True)
+class OpenReport:
+    id: int
+    source: str
+    severity: str
+    report: dict[str, Any]
 
 
 class SourceDriftReports:
@@ -33,8 +42,8 @@ class SourceDriftReports:
         fingerprint: str,
         report: Mapping[str, Any],
         actor: str,
-    ) -> bool:
-        """Keep a drift finding (audited); False when the same finding is already open."""
+    ) -> int | None:
+        """Keep a drift finding (audited): its id, or None when the same finding is already open."""
         with self._db.session(write=True) as s:
             row = s.scalar(
                 sa.select(SourceDriftRow)
@@ -42,22 +51,21 @@ class SourceDriftReports:
                 .with_for_update()
             )
             if row is not None and row.fingerprint == fingerprint:
-                return False
+                return None
             at = now()
             if row is not None:
                 row.resolved_at = at
                 s.flush()
-            s.add(
-                SourceDriftRow(
-                    source=source,
-                    expected_from=expected_from,
-                    severity=severity,
-                    fingerprint=fingerprint,
-                    report=json_safe(dict(report)),
-                    detected_at=at,
-                    detected_by=actor,
-                )
+            added = SourceDriftRow(
+                source=source,
+                expected_from=expected_from,
+                severity=severity,
+                fingerprint=fingerprint,
+                report=json_safe(dict(report)),
+                detected_at=at,
+                detected_by=actor,
             )
+            s.add(added)
             s.flush()
             append(
                 self._db,
@@ -66,9 +74,9 @@ class SourceDriftReports:
                 DRIFT_ACTION,
                 f"source:{source}",
                 AuditOutcome.RECORDED,
-                {"severity": severity, "expected_from": expected_from},
+                {"severity": severity, "expected_from": expected_from, "report": added.id},
             )
-            return True
+            return int(added.id)
 
     def resolve(self, source: str) -> bool:
         with self._db.session(write=True) as s:
@@ -81,6 +89,16 @@ class SourceDriftReports:
                 return False
             row.resolved_at = now()
             return True
+
+    def open_reports(self) -> list[OpenReport]:
+        """Every unresolved drift report, with its id."""
+        with self._db.session(write=False) as s:
+            rows = s.scalars(
+                sa.select(SourceDriftRow)
+                .where(SourceDriftRow.resolved_at.is_(None))
+                .order_by(SourceDriftRow.id)
+            ).all()
+            return [OpenReport(r.id, r.source, r.severity, dict(r.report)) for r in rows]
 
     def open(self) -> dict[str, dict[str, Any]]:
         """Each source's unresolved drift report."""

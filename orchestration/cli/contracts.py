@@ -19,7 +19,7 @@ from orchestration.cli.common import (
     table,
 )
 
-app = new_app("Ingestion contracts: register a version, list them, show one.")
+app = new_app("Ingestion contracts: register a version, list them, show one, diff two.")
 
 
 @app.command("register")
@@ -181,3 +181,43 @@ def show(
     for line in s.get("warnings", []):
         out.print(f"  warning: {line}")
     out.print(f"  versions: {', '.join(v.version for v in versions)}")
+
+
+@app.command("diff")
+def diff(
+    contract: Annotated[str, typer.Argument(help="The contract id, e.g. erp_res_partner.")],
+    from_version: Annotated[str, typer.Option("--from", help="The version to compare from.")],
+    to_version: Annotated[str, typer.Option("--to", help="The version to compare to.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """What changed between two registered versions, each change's severity, and a migration
+    guide naming the dbt models that read each changed column (any role)."""
+    from orchestration.ingestion.contract_diff import diff_versions
+    from policies.roles import Operation
+
+    with refusals():
+        rt = runtime()
+        me = actor(rt)
+        rt.require(me, Operation.QUERY, f"contract:{contract}")
+        found = diff_versions(rt.catalog, contract, from_version, to_version)
+    if as_json:
+        emit_json(found.to_dict())
+        return
+    out.print(
+        f"{found.contract} {found.from_version} -> {found.to_version} ({found.table}): "
+        f"{found.severity.name}"
+    )
+    if not found.changes:
+        out.print("  no changes")
+        return
+    out.print(
+        table(
+            "migration guide",
+            ["change", "severity", "models reading it", "what to do"],
+            [
+                [s.change, s.severity.name, ", ".join(s.models) or "-", s.action]
+                for s in found.guide
+            ],
+        )
+    )
+    out.print(f"downstream models to rebuild: {', '.join(found.downstream) or 'none'}")

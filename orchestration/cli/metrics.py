@@ -28,7 +28,9 @@ def serve(
         rt = runtime()
         me = actor(rt)
         rt.require(me, Operation.VIEW_ALERTS, "metrics")
-        server = start(rt.catalog, port)
+        from orchestration.sensors.event_time import ingestion_lags
+
+        server = start(rt.catalog, port, lambda: ingestion_lags(rt.catalog, rt.warehouse))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     out.print(

@@ -10,6 +10,7 @@ from orchestration.identity import Actor
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.acts import Acts, ViewChange
 from orchestration.lifecycle.plans import PromotionPlan
+from orchestration.lifecycle.source_blocks import source_block_decision
 from policies.concurrency import decide_expected_active
 from policies.decisions import Verdict, combine_all, refusal
 from policies.drift import Column, DriftReport, compare_schemas
@@ -105,6 +106,7 @@ class Publisher:
                 self._access.decide(actor, operation, name),
                 decide_expected_active(name, expect_active, table.active_version, table.state),
                 decide_publish(facts),
+                source_block_decision(self._catalog, name, candidate.version),
             )
         )
         return PromotionPlan(

@@ -81,20 +81,32 @@ def source_drift_sensor(provider: ExpectedSchemaProvider | None = None) -> Senso
     )
     def spyne_source_drift(context: SensorEvaluationContext) -> SkipReason:
         from orchestration.runtime import runtime
-        from orchestration.sensors.source_drift import check_install, record_checks
+        from orchestration.sensors.contract_evolution import register_following
+        from orchestration.sensors.identity import sensor_actor
+        from orchestration.sensors.source_drift import SourceCheck, check_install, record_checks
+        from policies.errors import SpyneError
 
         rt = runtime()
         alerts = sensor_alerts(rt, DRIFT_SENSOR, "sources")
         checks = check_install(rt, provider)
-        record_checks(rt.catalog, alerts, checks)
+        me = sensor_actor(rt.catalog, DRIFT_SENSOR)
+
+        def evolve(check: SourceCheck, report_id: int) -> str | None:
+            try:
+                return register_following(rt, me, check, report_id)
+            except SpyneError as err:  # e.g. someone registered that version meanwhile
+                context.log.warning(f"drift report #{report_id} not taken in: {err.message}")
+                return None
+
+        record_checks(rt.catalog, alerts, checks, evolve)
         findings = {c.source: c.severity.name for c in checks if c.expected_from is not None}
         context.update_cursor(json.dumps(findings, sort_keys=True))
         drifted = {s: v for s, v in findings.items() if v != "NONE"}
         unchecked = len(checks) - len(findings)
         return SkipReason(
             f"{len(findings)} sources checked, {len(drifted)} drifted "
-            f"{json.dumps(drifted, sort_keys=True) if drifted else ''}; {unchecked} without an "
-            "expected schema yet"
+            f"{json.dumps(drifted, sort_keys=True) if drifted else ''}; {unchecked} not checked "
+            "(no source yet, or neither a contract nor a landed version to hold it to)"
         )
 
     return spyne_source_drift

@@ -82,8 +82,9 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     instance = DagsterInstance.ephemeral()
 
     message, cursor = drift_tick(instance, None)
-    assert "1 sources checked, 0 drifted" in message and "5 without an expected schema" in message
-    assert json.loads(cursor or "") == {"erp.res_partner": "NONE"}
+    # every source is held to its registered contract (spyne init registers the shipped ones)
+    assert "6 sources checked, 0 drifted" in message and "0 not checked" in message
+    assert json.loads(cursor or "")["erp.res_partner"] == "NONE"
     assert open_alerts(rt.catalog, "drift") == []
 
     source_sql(site, "ALTER TABLE res_partner RENAME COLUMN email TO email_address")
@@ -92,8 +93,11 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     (alert,) = open_alerts(rt.catalog, "drift")
     assert alert.severity.label == "critical" and alert.opened_by == "dagster"
     assert "column email renamed to email_address" in alert.title
-    assert "bronze.res_partner v1 (ACTIVE)" in alert.title
-    assert "schema_drift check" in alert.details["what_to_do"]
+    assert "(expected: contract erp_res_partner 1.0.0)" in alert.title
+    assert alert.details["what_to_do"].startswith(
+        "every table built from erp.res_partner is refused publication until erp_res_partner "
+        "has a new major version registered"
+    )
     assert alert.details["what_to_do"].endswith("models reading it: customers")
     assert alert.details["readers"] == {
         "*": ["customers"],
@@ -113,6 +117,11 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     plan = land(site, publish="automatic")
     assert not plan.applied and not plan.decision.allowed
     assert "email renamed to email_address" in plan.drift.summary()
+    # ... and for breaking its contract: which source, which change, what to do
+    (blocked,) = [r for r in plan.decision.reasons if r.rule == "source_drift"]
+    assert blocked.details["source"] == "erp.res_partner"
+    assert "column email renamed to email_address" in blocked.message
+    assert "register erp_res_partner 2.0.0" in blocked.message
     assert rt.catalog.get_table(PARTNERS.canonical).active_version == 1
 
     # the source is put back: the drift is resolved and the alert closed
@@ -122,18 +131,31 @@ def test_source_drift_sensor_end_to_end(site: dict[str, Any]) -> None:
     assert open_alerts(rt.catalog, "drift") == []
     assert rt.catalog.source_drift.open() == {}
 
-    # an added nullable column is ADDITIVE: an info alert, nothing blocked
+    # an added nullable column is ADDITIVE: the contract follows the source as 1.1.0, registered
+    # by the service principal; the info alert is raised and closed, nothing blocked
     source_sql(site, "ALTER TABLE res_partner ADD COLUMN fax VARCHAR")
     drift_tick(instance, cursor)
-    (alert,) = open_alerts(rt.catalog, "drift")
-    assert alert.severity.label == "info" and "column fax added (VARCHAR)" in alert.title
+    assert open_alerts(rt.catalog, "drift") == []
+    (info,) = [n for n in rt.catalog.notifications.all() if "column fax added" in n.title]
+    assert info.severity.label == "info" and info.closed_by == "dagster"
+    reasons = [e.details.get("reason") for e in rt.catalog.list_audit(limit=50)]
+    assert "contract erp_res_partner 1.1.0 registered, following the source" in reasons
+    newest = rt.catalog.contracts.get("erp_res_partner")
+    assert newest.version == "1.1.0" and newest.registered_by == "dagster"
+    assert newest.source == f"drift report #{info.details['drift_report']}"
+    message, cursor = drift_tick(instance, cursor)
+    assert "0 drifted" in message
     counts, resolved = rt.catalog.source_drift.counts()
     assert counts == {("erp.res_partner", "BREAKING"): 1, ("erp.res_partner", "ADDITIVE"): 1}
-    assert resolved == 1
+    assert resolved == 2
     actions = {e.action for e in rt.catalog.list_audit(limit=200)}
-    assert {"source_drift_recorded", "alert_opened", "alert_closed", "check_drift"} - actions == {
-        "check_drift"
-    }  # allowed checks are not audited, refusals are
+    assert {
+        "source_drift_recorded",
+        "alert_opened",
+        "alert_closed",
+        "register_contract",
+        "check_drift",
+    } - actions == {"check_drift"}  # allowed checks are not audited, refusals are
 
 
 def test_a_new_install_without_a_source_has_nothing_to_check(installed_home: Path) -> None:
@@ -143,7 +165,7 @@ def test_a_new_install_without_a_source_has_nothing_to_check(installed_home: Pat
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SPYNE_SERVICE_KEY", key)
         message, cursor = drift_tick(DagsterInstance.ephemeral(), None)
-    assert "0 sources checked" in message and "6 without an expected schema" in message
+    assert "0 sources checked" in message and "6 not checked" in message
     assert json.loads(cursor or "") == {}
 
 
@@ -267,21 +289,22 @@ def test_spyne_drift_check(site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
     by_source = {c["source"]: c for c in json.loads(result.output)}
     assert len(by_source) == 6
     partners = by_source["erp.res_partner"]
-    assert partners["severity"] == "BREAKING" and partners["expected_from"].endswith("(ACTIVE)")
+    assert partners["severity"] == "BREAKING"
+    assert partners["expected_from"] == "contract erp_res_partner 1.0.0"
     (change,) = partners["report"]["changes"]
     assert change == {
         "kind": "type_changed",
         "column": "customer_rank",
-        "before": "INTEGER",
+        "before": "integer",
         "after": "SMALLINT",
         "severity": "BREAKING",
     }
     assert partners["readers"] == {"*": ["customers"], "customer_rank": ["customers"]}
-    assert by_source["erp.sale_order"]["expected_from"] is None
+    assert by_source["erp.sale_order"]["severity"] == "NONE"
     table = runner.invoke(app, ["drift", "check"])
     assert (
         table.exit_code == 0
-        and "column customer_rank changed type from INTEGER to SMALLINT" in table.output
+        and "column customer_rank changed type from integer to SMALLINT" in table.output
     )
     # on demand, read-only: nothing recorded, nobody paged
     assert rt.catalog.notifications.all() == []

@@ -264,3 +264,15 @@ def test_dbt_executable_is_found_without_path(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     found = Path(dbt_executable())
     assert found.is_absolute() and found.exists() and found.name == "dbt"
+
+
+def test_freshness_is_on_by_default_and_its_job_runs_only_its_checks(defs) -> None:  # type: ignore[no-untyped-def]
+    from dagster import DefaultSensorStatus
+
+    sensor = defs.resolve_sensor_def("spyne_freshness")
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    job = defs.resolve_job_def("spyne_freshness_checks")
+    assert {c.name for c in job.asset_layer.asset_graph.asset_check_keys} == {"freshness_check"}
+    assert job.asset_layer.executable_asset_keys == set()
+    daily = defs.resolve_job_def("spyne_daily")
+    assert not any(n.name.startswith("freshness_check") for n in daily.nodes_in_topological_order)

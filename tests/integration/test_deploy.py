@@ -211,5 +211,10 @@ def test_the_code_location_loads_in_prod_with_fake_credentials(tmp_path: Path) -
     )
     facts = json.loads(shown.stdout.strip().splitlines()[-1])
     assert "spyne_daily" in facts["jobs"] and facts["sensors"][0] == "spyne_dead_letters"
-    assert {"spyne_alerts", "spyne_source_drift", "spyne_run_recovered"} <= set(facts["sensors"])
+    assert {
+        "spyne_alerts",
+        "spyne_source_drift",
+        "spyne_run_recovered",
+        "spyne_freshness",
+    } <= set(facts["sensors"])
     assert facts["tags"]["spyne/org"] == "acme"

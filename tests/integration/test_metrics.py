@@ -9,8 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, timedelta
 from pathlib import Path
 
+import duckdb
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestration.alerts.metrics import serve
@@ -19,6 +21,7 @@ from orchestration.catalog.notifications import NewAlert
 from orchestration.identity import Actor
 from orchestration.runtime import runtime
 from orchestration.sample.generator import generate
+from orchestration.sensors.event_time import ingestion_lags
 from policies.alerts import AlertKind, AlertSeverity
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
@@ -110,13 +113,39 @@ def test_metrics_are_counted_from_the_catalog(installed_home: Path) -> None:
     )
     assert got[("spyne_alerts_open", (("kind", "drift"),))] == 1
     assert got[("spyne_alerts_open", (("kind", "run_failure"),))] == 0
-    # facts that do not exist yet are not faked
+    # facts that do not exist yet are not faked; the lag needs the warehouse (below)
     names = {name for name, _ in got}
     assert not names & {
         "spyne_replay_count_total",
         "spyne_backfill_rows_total",
         "spyne_ingestion_lag_seconds",
     }
+
+    # the ingestion lag: now minus the newest event time landed, per contract (event time)
+    rt = runtime()
+    with duckdb.connect(str(rt.warehouse.path), read_only=True) as con:
+        row = con.execute("SELECT max(write_date) FROM bronze.res_partner").fetchone()
+        assert row is not None
+        newest = row[0].replace(tzinfo=UTC)
+    now = newest + timedelta(hours=5)
+    server = serve(catalog, 0, lambda: ingestion_lags(catalog, rt.warehouse, now))
+    try:
+        lagged = scrape(f"http://127.0.0.1:{server.server_port}/metrics")
+    finally:
+        server.shutdown()
+        server.server_close()
+    lag = {k[1]: v for k, v in lagged.items() if k[0] == "spyne_ingestion_lag_seconds"}
+    assert lag == {(("contract", "erp_res_partner"),): 5 * 3600.0}  # the only ACTIVE one
+
+    def busy() -> dict[str, float]:
+        raise RuntimeError("Could not set lock on file")
+
+    server = serve(catalog, 0, busy)
+    try:
+        assert scrape(f"http://127.0.0.1:{server.server_port}/metrics") == got
+    finally:
+        server.shutdown()
+        server.server_close()
 
     # another process (a fresh catalog handle, as after a restart) counts the same
     again = Catalog(catalog.url)
