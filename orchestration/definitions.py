@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from orchestration.assets.dbt_resource import SpyneDbtCliResource
+from orchestration.assets.ingest_jobs import ingest_backfill, ingest_replay
 from orchestration.assets.join_candidates import join_candidates
 from orchestration.assets.layers import all_layer_definitions
 from orchestration.assets.project import (
@@ -103,7 +104,7 @@ daily = ScheduleDefinition(
 
 defs = Definitions(
     assets=[*assets, join_candidates],
-    jobs=[spyne_job, *layer_jobs, spyne_janitor],
+    jobs=[spyne_job, *layer_jobs, spyne_janitor, ingest_replay, ingest_backfill],
     schedules=[daily, janitor_schedule],
     sensors=[spyne_dead_letters, spyne_alerts, spyne_source_drift, spyne_run_recovered],
     resources={

@@ -15,6 +15,7 @@ from orchestration.cli import (
     dev,
     drift,
     gates,
+    ingest,
     install,
     joins,
     metrics,
@@ -47,6 +48,7 @@ for name, group in (
     ("joins", joins.app),
     ("query", query.app),
     ("pii", pii.app),
+    ("ingest", ingest.app),
 ):
     app.add_typer(group, name=name)
 
