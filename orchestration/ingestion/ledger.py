@@ -87,7 +87,7 @@ def pending_batches(
     con: duckdb.DuckDBPyConnection, landing_table: str, base: LedgerEntry | None
 ) -> tuple[str, ...]:
     """Complete landed batches the base does not hold, oldest first."""
-    if not _landed(con, landing_table):
+    if not landed(con, landing_table):
         return ()
     batches = complete_batches(con, landing_table)
     if base is None or base.through_batch is None:
@@ -96,7 +96,8 @@ def pending_batches(
     return tuple(b for b in batches if float(b) > through)
 
 
-def _landed(con: duckdb.DuckDBPyConnection, landing_table: str) -> bool:
+def landed(con: duckdb.DuckDBPyConnection, landing_table: str) -> bool:
+    """Whether dlt ever landed the table (its table and dlt's load records exist)."""
     query = (
         exp.select(exp.Count(this=exp.Star()))
         .from_(exp.table_("tables", db="information_schema"))

@@ -27,6 +27,7 @@ from sqlglot import exp
 from orchestration.catalog.dry_runs import DryRunInfo
 from orchestration.extraction.landing import landed_changes
 from orchestration.identity import Actor
+from orchestration.ingestion import ledger
 from orchestration.ingestion.bronze import (
     BATCH_NAME,
     BronzeIngest,
@@ -41,6 +42,7 @@ from orchestration.sources import read_source_rows
 from orchestration.warehouse import acting_as
 from policies.contracts import Contract
 from policies.dry_runs import RunArguments, RunKind, decide_dry_run, raise_unless_allowed
+from policies.errors import NotFound
 from policies.naming import Layer, TableRef
 
 PREVIEW_ROWS = 10
@@ -109,6 +111,13 @@ class Replays:
         spec = extract_spec(contract)
         if args.kind is RunKind.REPLAY:
             with self._warehouse.connect() as con:
+                if not ledger.landed(con, spec.table):
+                    raise NotFound(
+                        f"nothing of contract {contract.id} was landed yet, so there is nothing "
+                        f"to replay; load it first (`spyne ingest run {contract.id}`) or "
+                        "backfill the range from the source",
+                        details={"contract": contract.id, "table": spec.table},
+                    )
                 rows = landed_changes(con, spec.table, spec)
         else:
             rows = read_source_rows(self._ingest.source, contract.source_table)

@@ -25,6 +25,7 @@ from policies.errors import (
     DryRunMismatch,
     DryRunRequired,
     ModeRefused,
+    NotFound,
     PermissionDenied,
 )
 from policies.modes import SystemMode
@@ -68,6 +69,9 @@ def versions(world: World) -> list[int]:
 
 def test_a_real_run_needs_a_fresh_dry_run_of_the_same_arguments_by_an_admin(world: World) -> None:
     before = versions(world)
+    never_landed = RunArguments(RunKind.REPLAY, "erp_res_partner", START, END)
+    with pytest.raises(NotFound):
+        world.replays.dry_run(world.site.admin, never_landed)
     with pytest.raises(DryRunRequired):
         world.replays.run(world.site.admin, args(), None, "r1")
     info, estimate = world.replays.dry_run(world.site.admin, args())
