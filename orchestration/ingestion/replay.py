@@ -109,6 +109,8 @@ class Replays:
     def _rows(self, args: RunArguments, contract: Contract) -> pa.Table:
         """The range's rows: from landing (replay) or the source (backfill), event time order."""
         spec = extract_spec(contract)
+        t = exp.column(spec.cursor_column, quoted=True)
+        in_range = exp.and_(t >= _literal(args.start), t.copy() < _literal(args.end))
         if args.kind is RunKind.REPLAY:
             with self._warehouse.connect() as con:
                 if not ledger.landed(con, spec.table):
@@ -119,21 +121,15 @@ class Replays:
                         details={"contract": contract.id, "table": spec.table},
                     )
                 rows = landed_changes(con, spec.table, spec)
-        else:
-            rows = read_source_rows(self._ingest.source, contract.source_table)
+        else:  # only the range is read from the source
+            rows = read_source_rows(self._ingest.source, contract.source_table, in_range)
         con = duckdb.connect()
         try:
             con.register(BATCH_NAME, rows)
-            t = exp.column(spec.cursor_column, quoted=True)
             query = (
                 exp.select(exp.Star())
                 .from_(exp.table_(BATCH_NAME, quoted=True))
-                .where(
-                    exp.and_(
-                        t >= _literal(args.start),
-                        t < _literal(args.end),
-                    )
-                )
+                .where(in_range.copy())
                 .order_by(t.copy())
             )
             return con.sql(query.sql("duckdb")).to_arrow_table()

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from typer.testing import CliRunner
 
@@ -17,8 +19,8 @@ from orchestration.identity import Actor
 from orchestration.ingestion.bronze import BronzeIngest
 from orchestration.ingestion.replay import Replays
 from orchestration.sample.advance import advance
-from orchestration.sample.generator import generate
-from orchestration.sources import read_source_rows
+from orchestration.sample.generator import generate, generate_postgres
+from orchestration.sources import PostgresSource, read_source_rows
 from policies.dry_runs import RunArguments, RunKind
 from policies.errors import (
     DryRunExpired,
@@ -31,6 +33,7 @@ from policies.errors import (
 from policies.modes import SystemMode
 from policies.roles import Role
 from tests.integration.test_bronze_ingest import Site, latest_per_key, make_site
+from tests.pg import PgRoles
 
 START, END = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
 CONTRACT = "erp_sale_order"
@@ -172,3 +175,34 @@ def test_a_backfill_in_batches_through_the_cli_and_a_replay_through_dagster(
     assert real.success  # type: ignore[attr-defined]
     replayed = real.output_for_node("replay_range")  # type: ignore[attr-defined]
     assert replayed["rows_accepted"] == 0 and replayed["versions"] == [newest + 1]
+
+
+@pytest.mark.postgres
+def test_a_backfill_of_a_range_from_postgres_reads_only_that_range(
+    tmp_path: Path, pg_roles: PgRoles
+) -> None:
+    source = PostgresSource(pg_roles.owner_url)
+    generate_postgres(source, lines=300, seed=4)
+    site = make_site(tmp_path, source)
+    try:
+        site.catalog.set_mode(SystemMode.INGESTION_READY, "ada")
+        site.ingest("sale_order")
+        before = read_source_rows(source, "sale_order")
+        newest = max(before["write_date"].to_pylist())
+        advance(source, 2, seed=5)
+        replays = Replays(BronzeIngest(site.catalog, site.warehouse, source, site.work))
+        span = RunArguments(RunKind.BACKFILL, CONTRACT, newest.replace(tzinfo=UTC), END, 50)
+        info, estimate = replays.dry_run(site.admin, span)
+        after = read_source_rows(source, "sale_order")
+        in_range = [w for w in after["write_date"].to_pylist() if w >= newest]
+        assert estimate.delivered == len(in_range) and estimate.accepted > 0
+        result = replays.run(site.admin, span, info.record.dry_run_id, "pg-backfill")
+        # bronze had everything up to its load; the backfill adds the range, and only the range
+        # (rows the advance wrote late, before the range's start, are not in it)
+        expected = pa.concat_tables(
+            [before, after.filter(pc.greater_equal(after["write_date"], newest))]
+        )
+        assert site.rows("sale_order", result.versions[-1]) == latest_per_key(expected)
+        assert latest_per_key(expected) != latest_per_key(after), "late rows lie outside the range"
+    finally:
+        site.catalog.dispose()
