@@ -177,8 +177,10 @@ class BronzeIngest:
 
     def base(self, ref: TableRef) -> ledger.LedgerEntry | None:
         """The newest registered, undropped version built from landing."""
-        self._catalog.ensure_table(ref)
-        registered = {v.version for v in self._catalog.list_versions(ref.canonical)}
+        try:
+            registered = {v.version for v in self._catalog.list_versions(ref.canonical)}
+        except NotFound:  # never built: the catalog does not know the table yet
+            return None
         with self._warehouse.connect() as con:
             entry = ledger.base_entry(con, ref.canonical, registered)
         if entry is not None and not self._warehouse.version_exists(ref, entry.version):
