@@ -43,13 +43,15 @@ from orchestration.sources import SourceLocation
 from orchestration.warehouse import DuckDBWarehouse, VersionManifest, acting_as
 from orchestration.warehouse.upserts import UpsertKeys
 from policies.contracts import Contract, IngestMode, parse_contract
-from policies.errors import NotFound
+from policies.errors import NotFound, SpyneError
 from policies.naming import Layer, TableRef
 from policies.roles import Operation
 
 MIN_LAG = timedelta(days=1)  # re-read at least a day behind the cursor: late rows still land
 BATCH_NAME = "spyne_landed_batch"
 WARNING_ACTION = "ingest_warning"
+VERSION_ACTION = "ingest_version"  # a version built by a contract
+REFUSED_ACTION = Operation.INGEST.value  # a refused batch (opens the ingestion_refused alert)
 _log = logging.getLogger(__name__)
 
 
@@ -213,8 +215,24 @@ class BronzeIngest:
         s = Semantics.of(contract)
         base_version = None if base is None else base.version
         previous = None if base_version is None else version_table(ref, base_version)
-        with self._warehouse.connect() as con:
-            accepted, delivered = _accepted(con, s, rows, previous, self._clock())
+        about = {
+            "contract": contract.id,
+            "contract_version": contract.version,
+            "base": base_version,
+        }
+        try:
+            with self._warehouse.connect() as con:
+                accepted, delivered = _accepted(con, s, rows, previous, self._clock())
+        except SpyneError as err:
+            self._catalog.audit(
+                actor.name,
+                REFUSED_ACTION,
+                ref.canonical,
+                "refused",
+                {**about, **err.to_dict()},
+                actor.launched_by,
+            )
+            raise
         version = self.builds.allocate_version(actor, ref)
         with self._warehouse.connect() as con:
             ledger.record(
@@ -233,6 +251,22 @@ class BronzeIngest:
                 ref, version, accepted, base_version=base_version
             )
         info, manifest = self.builds.register_build(actor, ref, version, run_id)
+        self._catalog.audit(
+            actor.name,
+            VERSION_ACTION,
+            ref.canonical,
+            "recorded",
+            {
+                **about,
+                "version": version,
+                "through_batch": through,
+                "batches": added,
+                "rows_delivered": delivered,
+                "rows_accepted": accepted.num_rows,
+                "run_id": run_id,
+            },
+            actor.launched_by,
+        )
         return info, manifest, delivered, accepted.num_rows
 
 

@@ -211,6 +211,11 @@ def test_a_conflict_under_error_refuses_the_batch_and_writes_nothing(
     with pytest.raises(IngestConflict) as refused:
         site.ingest("sale_order", T0 + timedelta(hours=1))
     assert refused.value.details["keys"][0]["id"] == 900001
+    audit = site.catalog.list_audit()
+    refusal = next(e for e in audit if e.action == "ingest")
+    assert refusal.outcome == "refused" and refusal.details["code"] == "ingest_conflict"
+    built = next(e for e in audit if e.action == "ingest_version")
+    assert built.outcome == "recorded" and built.details["version"] == v1.version
     assert [v.version for v in site.catalog.list_versions("bronze.sale_order")] == [v1.version]
 
 
