@@ -19,6 +19,7 @@ from dagster import (
 )
 
 from orchestration.assets.dbt_resource import SpyneDbtCliResource
+from orchestration.assets.ingest_jobs import ingest_backfill, ingest_replay
 from orchestration.assets.join_candidates import join_candidates
 from orchestration.assets.layers import all_layer_definitions
 from orchestration.assets.project import (
@@ -107,7 +108,7 @@ daily = ScheduleDefinition(
 defs = Definitions(
     assets=[*assets, join_candidates],
     asset_checks=FRESHNESS_CHECKS,
-    jobs=[spyne_job, *layer_jobs, spyne_janitor, FRESHNESS_JOB],
+    jobs=[spyne_job, *layer_jobs, spyne_janitor, FRESHNESS_JOB, ingest_replay, ingest_backfill],
     schedules=[daily, janitor_schedule],
     sensors=[
         spyne_dead_letters,

@@ -106,7 +106,8 @@ def bronze_assets() -> AssetsDefinition:
             shadow_key(ref),
             deps=[t.source_key],
             group_name=Layer.BRONZE.value,
-            description=f"Build of {ref}: a verbatim copy of source {t.source_table} as a new version.",
+            description=f"Build of {ref}: the new batch of source {t.source_table}, landed with dlt "
+            "and applied to the previous version by the table's contract, as a new version.",
             kinds={"duckdb"},
             skippable=True,
             metadata=code_reference_to(LayerStep.ingest),
@@ -119,7 +120,8 @@ def bronze_assets() -> AssetsDefinition:
         check_specs=gate_check_specs(refs),
         can_subset=True,
         name="bronze_ingest",
-        description="Land each source table as a new bronze version, gate it, publish it.",
+        description="Land each source table's new batch, build the new bronze version by its "
+        "contract, gate it, publish it.",
         retry_policy=RETRY_POLICY,
     )
     def bronze_ingest(context: AssetExecutionContext, spyne: SpyneResource) -> Iterator[Any]:

@@ -131,7 +131,10 @@ class LayerStep:
 
     # -- build ------------------------------------------------------------------------------
     def ingest(self, tables: Mapping[TableRef, BronzeTable]) -> Iterator[MaterializeResult]:
-        svc = self.rt.service()
+        if self.rt.warehouse.path is not None:
+            yield from self.ingest_by_contract()
+            return
+        svc = self.rt.service()  # BigQuery: each source table copied whole as a new version
         for ref in self.selected_builds():
             try:
                 info, built = svc.ingest(
@@ -145,6 +148,39 @@ class LayerStep:
                 raise as_failure(err) from err
             self.built[ref] = Built(info.version, version_metadata(info, built))
             yield MaterializeResult(asset_key=shadow_key(ref), metadata=self.built[ref].metadata)
+
+    def ingest_by_contract(self) -> Iterator[MaterializeResult]:
+        """Each table by its contract: land the new batch with dlt, apply the semantics."""
+        from orchestration.ingestion.bronze import contract_for
+        from orchestration.ingestion.runner import bronze_ingest
+
+        ingest = bronze_ingest(self.rt)
+        for ref in self.selected_builds():
+            try:
+                info, built, batch = ingest.ingest(
+                    self.actor, contract_for(self.rt.catalog, ref), self.context.run_id
+                )
+            except SpyneError as err:
+                raise as_failure(err) from err
+            for warning in batch.warnings:
+                self.context.log.warning(warning)
+            self.context.log.info(
+                f"{ref} v{info.version}: {batch.delivered} new rows in "
+                f"{len(batch.batches)} landed batch(es), {batch.accepted} entered, "
+                f"{batch.dropped} dropped by the contract's semantics"
+            )
+            metadata = version_metadata(info, built)
+            metadata.update(
+                {
+                    "spyne/contract": batch.contract,
+                    "spyne/base_version": batch.base_version,
+                    "spyne/batches": list(batch.batches),
+                    "spyne/rows_delivered": batch.delivered,
+                    "spyne/rows_accepted": batch.accepted,
+                }
+            )
+            self.built[ref] = Built(info.version, metadata)
+            yield MaterializeResult(asset_key=shadow_key(ref), metadata=metadata)
 
     def waiting(self, refs: Sequence[TableRef]) -> dict[TableRef, str]:
         """Models whose upstream tables have no canonical view yet, with what would unblock them."""

@@ -29,6 +29,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "sample": ("orchestration.cli.dev", "sample_app"),
     "docs": ("orchestration.cli.dev", "docs_app"),
     "contracts": ("orchestration.cli.contracts", "app"),
+    "ingest": ("orchestration.cli.ingest", "app"),
     "drift": ("orchestration.cli.drift", "app"),
     "alerts": ("orchestration.cli.alerts", "app"),
     "metrics": ("orchestration.cli.metrics", "app"),

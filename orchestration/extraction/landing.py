@@ -116,7 +116,9 @@ def _land(
     p = pipeline(spec, warehouse_path, pipelines_dir)
     load_ids: list[str] = []
     try:
-        pending = p.run()  # loads a batch an interrupted run left, else does nothing
+        # A batch an interrupted run left is loaded first (a run costs dlt's start-up: skip it
+        # when there is none).
+        pending = p.run() if p.has_pending_data else None
         finished = pending is not None
         if pending is not None:
             load_ids.extend(pending.loads_ids)

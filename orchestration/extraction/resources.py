@@ -9,6 +9,7 @@ Arrow schema, so the landed columns have the source's types whatever the source 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,17 @@ from orchestration.sources import PostgresSource, SourceLocation
 from policies.errors import NotFound
 
 BATCH_ROWS = 100_000
+
+
+class _PinnedHintsNotice(logging.Filter):
+    """dlt warns on every load that the pinned column hints differ from the Arrow schema the
+    source delivers; pinning them is the point (:func:`column_hints`), so the notice is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "several column hints were different" not in record.getMessage()
+
+
+logging.getLogger("dlt").addFilter(_PinnedHintsNotice())
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from sqlglot import exp
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,16 @@ class PostgresSource:
 SourceLocation = Path | PostgresSource
 
 
-def read_source_rows(source: SourceLocation, table: str) -> pa.Table:
-    """Every row of a source table as Arrow, with the source's column types."""
+def read_source_rows(source: SourceLocation, table: str, where: exp.Expr | None = None) -> pa.Table:
+    """The rows of a source table (every row, or those ``where`` holds) as Arrow, with the
+    source's column types; ``where`` is rendered in the source's dialect."""
     if isinstance(source, PostgresSource):
         from orchestration.sources.postgres import read_table
 
-        return read_table(source, table)
+        return read_table(source, table, where)
     from orchestration.warehouse.duckdb_warehouse import read_source_table
 
-    return read_source_table(source, table)
+    return read_source_table(source, table, where)
 
 
 __all__ = ["PostgresSource", "SourceLocation", "read_source_rows"]

@@ -146,14 +146,14 @@ def copy_out(cur: Any, query: exp.Query, schema: pa.Schema) -> pa.Table:
     )
 
 
-def read_table(source: PostgresSource, name: str) -> pa.Table:
-    """Every row of a source table, read in one transaction (a consistent snapshot)."""
+def read_table(source: PostgresSource, name: str, where: exp.Expr | None = None) -> pa.Table:
+    """The rows of a source table (those ``where`` holds), in one transaction (a snapshot)."""
     with connection(source) as con, con.cursor() as cur:
         schema = table_schema(cur, source, name)
         query = exp.select(*[exp.column(c, quoted=True) for c in schema.names]).from_(
             table_name(source.schema, name)
         )
-        return copy_out(cur, query, schema)
+        return copy_out(cur, query if where is None else query.where(where), schema)
 
 
 def copy_in(cur: Any, schema: str, name: str, rows: pa.Table) -> None:

@@ -124,7 +124,7 @@ def _descriptions(
     )
 
 
-def read_source_table(source_path: Path, table: str) -> pa.Table:
+def read_source_table(source_path: Path, table: str, where: exp.Expr | None = None) -> pa.Table:
     """A READ_ONLY source table (a DuckDB file) as Arrow rows, the file opened read-only."""
     if not source_path.exists():
         raise NotFound(
@@ -132,7 +132,9 @@ def read_source_table(source_path: Path, table: str) -> pa.Table:
             details={"path": str(source_path)},
         )
     with duckdb.connect(str(source_path), read_only=True) as con:
-        return con.sql(STATEMENTS.render(STATEMENTS.read_source(None, table))).to_arrow_table()
+        query = STATEMENTS.read_source(None, table)
+        query = query if where is None else query.where(where)
+        return con.sql(STATEMENTS.render(query)).to_arrow_table()
 
 
 def read_source_columns(source_path: Path, tables: Sequence[str]) -> dict[str, tuple[Column, ...]]:

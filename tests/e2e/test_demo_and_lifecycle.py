@@ -116,9 +116,13 @@ def test_lifecycle_gate_publish_rollback_and_isolation(
 
     bronze_job = defs.resolve_job_def("bronze_layer")
 
-    # 1. the ERP sends a partner without an id: the gate fails and the ACTIVE view is untouched
+    # 1. the ERP sends a partner without a name: the gate fails and the ACTIVE view is untouched
     with duckdb.connect(str(rt.source_path)) as con:
-        con.execute("insert into res_partner (id, name) values (null, 'broken partner')")
+        con.execute(
+            "insert into res_partner (id, name, customer_rank, create_date, write_date) "
+            "select 999999, null, 0, max(write_date), max(write_date) + interval 1 hour "
+            "from res_partner"
+        )
     result = bronze_job.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
     v2 = rt.service().version(table)
@@ -132,11 +136,16 @@ def test_lifecycle_gate_publish_rollback_and_isolation(
         rt.service().promote(admin, table, 2)
     assert refused.value.code == "gate_failed"
 
-    # 2. the source is fixed: the next build passes its gates and publishes automatically (table is ACTIVE)
+    # 2. the source fixes the row (a later version of it, as an ERP writes one): the next build
+    # passes its gates and publishes automatically (table is ACTIVE)
     with duckdb.connect(str(rt.source_path)) as con:
-        con.execute("delete from res_partner where id is null")
         con.execute(
-            "update res_partner set name = name || ' (renamed)' where id = (select min(id) from res_partner)"
+            "update res_partner set name = 'fixed partner', write_date = write_date + interval 1 hour "
+            "where id = 999999"
+        )
+        con.execute(
+            "update res_partner set name = name || ' (renamed)', write_date = (select max(write_date) "
+            "from res_partner) + interval 1 hour where id = (select min(id) from res_partner)"
         )
     result = bronze_job.execute_in_process(instance=instance, raise_on_error=False)
     assert result.success

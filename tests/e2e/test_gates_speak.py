@@ -48,11 +48,16 @@ def test_a_failing_dbt_test_fails_its_table_gate_and_the_layer_still_publishes(
     silver = sorted(t.name for t in rt.catalog.list_tables() if t.name.startswith("silver."))
     assert len(silver) == 6 and all(rt.catalog.get_table(t).active_version == 1 for t in silver)
 
-    # one source row: the latest version of one customer loses its is_company flag
+    # one source row: the latest version of one customer loses its is_company flag (the ERP
+    # writes that change as a new version of the row, with a later write_date)
     with duckdb.connect(str(rt.source_path)) as con:
         row = con.execute(LATEST_CUSTOMER).fetchone()
         assert row is not None
-        con.execute("update res_partner set is_company = null where id = ? and write_date = ?", row)
+        con.execute(
+            "update res_partner set is_company = null, write_date = (select max(write_date) "
+            "from res_partner) + interval 1 hour where id = ? and write_date = ?",
+            row,
+        )
 
     with workspace_location(instance) as location:
         bronze = run_job(instance, location, "bronze_layer")
