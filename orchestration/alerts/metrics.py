@@ -4,9 +4,9 @@ A custom collector reads what the catalog already records (drift findings, gate 
 changes, landed versions, open alerts) on every scrape, so the counters are right right after a
 restart and agree whichever process serves them: nothing is counted in memory.
 
-Only metrics whose facts exist are exposed. Replays and backfills have no operation yet:
-``spyne_replay_count_total`` and ``spyne_backfill_rows_total`` appear once they exist. The drift
-metrics' ``contract`` label names the source (``erp.res_partner``);
+Replays and backfills are counted from their audit entries (``spyne_replay_count_total``, and
+``spyne_backfill_rows_total{contract}``: rows that entered bronze). The drift metrics'
+``contract`` label names the source (``erp.res_partner``);
 ``spyne_ingestion_rows_total`` counts rows landed per bronze table by the gate status of the
 version they landed in. ``spyne_ingestion_lag_seconds{contract}`` is the one gauge read from the
 warehouse: now minus each contract's newest event time landed (what freshness is judged on); a
@@ -79,6 +79,23 @@ class CatalogCollector:
         for (table, status), n in sorted(facts.landed_rows().items()):
             rows.add_metric([table, status], n)
         yield rows
+
+        yield CounterMetricFamily(
+            "spyne_replay_count",
+            "Replays of a time range that ran (each after its dry run).",
+            value=len(facts.range_runs("replay")),
+        )
+        backfilled = CounterMetricFamily(
+            "spyne_backfill_rows",
+            "Rows that entered bronze through backfills, per bronze table.",
+            labels=["contract"],
+        )
+        per_table: dict[str, int] = {}
+        for table, n in facts.range_runs("backfill"):
+            per_table[table] = per_table.get(table, 0) + n
+        for table, n in sorted(per_table.items()):
+            backfilled.add_metric([table], n)
+        yield backfilled
 
         open_alerts = GaugeMetricFamily(
             "spyne_alerts_open", "Alert conditions open now.", labels=["kind"]

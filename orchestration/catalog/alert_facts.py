@@ -90,3 +90,15 @@ class AlertFacts:
         )
         with self._db.connect(write=False) as s:
             return {(str(t), str(g)): int(n or 0) for t, g, n in s.execute(stmt).tuples().all()}
+
+    def range_runs(self, action: str) -> list[tuple[str, int]]:
+        """Completed replays or backfills (``action``): per run, its table and rows that entered."""
+        stmt = sa.select(audit_log.c.target, audit_log.c.details).where(
+            audit_log.c.action == action, audit_log.c.outcome == "recorded"
+        )
+        with self._db.connect(write=False) as s:
+            rows = s.execute(stmt).tuples().all()
+        return [
+            (str(target), int((details or {}).get("rows_accepted") or 0))
+            for target, details in rows
+        ]

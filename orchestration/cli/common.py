@@ -56,6 +56,13 @@ class _OnFirstUse:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.made(), name)
 
+    # Dunders are looked up on the type: what rich components call on their console.
+    def __enter__(self) -> Console:
+        return self.made().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.made().__exit__(*exc)  # type: ignore[arg-type]
+
 
 out = cast("Console", _OnFirstUse(stderr=False))
 err_console = cast("Console", _OnFirstUse(stderr=True))

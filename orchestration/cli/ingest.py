@@ -15,6 +15,7 @@ from orchestration.cli.common import (
     new_app,
     out,
     refusals,
+    rich_console,
     runtime,
     table,
 )
@@ -164,7 +165,7 @@ def _operate(args: RunArguments, dry_run: bool, dry_run_id: str | None, as_json:
         import uuid
 
         run_id = f"cli-{uuid.uuid4().hex[:12]}"
-        with Progress(console=err_console, transient=True, disable=as_json) as bar:
+        with Progress(console=rich_console(err_console), transient=True, disable=as_json) as bar:
             task = bar.add_task(f"{args.kind.value} {args.contract_id}", total=None)
 
             def progress(done: int, total: int, message: str) -> None:

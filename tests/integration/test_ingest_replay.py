@@ -176,6 +176,16 @@ def test_a_backfill_in_batches_through_the_cli_and_a_replay_through_dagster(
     replayed = real.output_for_node("replay_range")  # type: ignore[attr-defined]
     assert replayed["rows_accepted"] == 0 and replayed["versions"] == [newest + 1]
 
+    # both are counted for Prometheus from their audit entries (the refused attempts are not)
+    from prometheus_client import generate_latest
+
+    from orchestration.alerts.metrics import registry_for
+
+    scraped = generate_latest(registry_for(rt.catalog)).decode()
+    assert "spyne_replay_count_total 1.0" in scraped
+    backfilled = float(done["rows_accepted"])
+    assert f'spyne_backfill_rows_total{{contract="bronze.sale_order"}} {backfilled}' in scraped
+
 
 @pytest.mark.postgres
 def test_a_backfill_of_a_range_from_postgres_reads_only_that_range(
