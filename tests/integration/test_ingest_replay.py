@@ -216,3 +216,102 @@ def test_a_backfill_of_a_range_from_postgres_reads_only_that_range(
         assert latest_per_key(expected) != latest_per_key(after), "late rows lie outside the range"
     finally:
         site.catalog.dispose()
+
+
+_KILLED_BACKFILL = """
+import sys, time
+from datetime import datetime
+from pathlib import Path
+from orchestration.catalog import Catalog
+from orchestration.identity import Actor
+from orchestration.ingestion.bronze import BronzeIngest
+from orchestration.ingestion.replay import Replays
+from orchestration.lifecycle.builds import Builds
+from orchestration.warehouse import DuckDBWarehouse
+from policies.dry_runs import RunArguments, RunKind
+
+real = Builds.register_build
+calls = []
+
+def register_then_stall(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 2:  # batch 1 committed, batch 2 built in the warehouse, not registered
+        print("stalled", flush=True)
+        time.sleep(120)
+    return real(*args, **kwargs)
+
+Builds.register_build = register_then_stall
+catalog_url, warehouse, source, work, dry_run_id, start, end = sys.argv[1:8]
+catalog = Catalog(catalog_url)
+admin = next(p for p in catalog.list_principals() if p.name == "ada")
+replays = Replays(BronzeIngest(catalog, DuckDBWarehouse(Path(warehouse)), Path(source), Path(work)))
+arguments = RunArguments(
+    RunKind.BACKFILL, "erp_sale_order", datetime.fromisoformat(start), datetime.fromisoformat(end), 100
+)
+replays.run(Actor(admin), arguments, dry_run_id, "killed-backfill")
+"""
+
+
+@pytest.mark.slow
+def test_a_backfill_killed_between_batches_leaves_agreement_and_can_be_run_again(
+    tmp_path: Path,
+) -> None:
+    """kill -9 after a batch committed and while the next one is half-built: every registered
+    version is in the warehouse, the dry run is spent, and a new dry run and backfill bring
+    bronze to the source, as an uninterrupted backfill does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests.integration.test_bronze_ingest import REPO
+
+    source = tmp_path / "erp.duckdb"
+    generate(source, lines=300, seed=4)
+    site = make_site(tmp_path, source)
+    try:
+        site.catalog.set_mode(SystemMode.INGESTION_READY, "ada")
+        site.ingest("sale_order")
+        advance(source, 2, seed=5)
+        replays = Replays(BronzeIngest(site.catalog, site.warehouse, site.source, site.work))
+        backfill = args(RunKind.BACKFILL, batch_size=100)
+        dry, _ = replays.dry_run(site.admin, backfill)
+        site.catalog.dispose()
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                textwrap.dedent(_KILLED_BACKFILL),
+                f"sqlite:///{tmp_path}/catalog.db",
+                str(site.warehouse.path),
+                str(source),
+                str(site.work),
+                dry.record.dry_run_id,
+                START.isoformat(),
+                END.isoformat(),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "stalled"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+        registered = site.catalog.list_versions("bronze.sale_order")
+        assert [v.version for v in registered] == [1, 2], "the first batch committed, alone"
+        for v in registered:  # each registered version is readable where the catalog says
+            assert site.warehouse.query(f"select count(*) from {v.physical_name}") == [
+                (v.row_count,)
+            ]
+        with pytest.raises(DryRunMismatch):  # spent by the killed run: a new estimate is needed
+            replays.run(site.admin, backfill, dry.record.dry_run_id, "again")
+        again, _ = replays.dry_run(site.admin, backfill)
+        done = replays.run(site.admin, backfill, again.record.dry_run_id, "again")
+        assert site.rows("sale_order", done.versions[-1]) == latest_per_key(
+            read_source_rows(source, "sale_order")
+        )
+    finally:
+        site.catalog.dispose()
