@@ -34,8 +34,20 @@ def served_location(instance: DagsterInstance) -> Iterator[WorkspaceProcessConte
         working_directory=str(ROOT),
         location_name=LOCATION_NAME,
     )
-    with WorkspaceProcessContext(instance, target) as context:
-        yield context
+    import psutil
+
+    me = psutil.Process()
+    before = {child.pid for child in me.children(recursive=True)}
+    try:
+        with WorkspaceProcessContext(instance, target) as context:
+            yield context
+    finally:
+        # The code server is asked to stop, not waited for; one still stopping when the test's
+        # database is dropped retries it for ever. Wait a moment, then end it.
+        servers = [c for c in me.children(recursive=True) if c.pid not in before]
+        _gone, alive = psutil.wait_procs(servers, timeout=10)
+        for server in alive:
+            server.kill()
 
 
 def submit(context: WorkspaceProcessContext, job_name: str) -> DagsterRun:
