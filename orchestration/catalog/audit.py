@@ -102,34 +102,19 @@ def append(
     ).first()
     seq = int(head[0] or 0) + 1 if head else 1
     prev = str(head[1]) if head else GENESIS
-    at = now()
-    verdict = parse_enum(AuditOutcome, outcome, "audit outcome", "outcome").value
-    body = json_safe(dict(details or {}))
-    row_hash = chain_hash(
-        prev,
-        seq=seq,
-        at=at,
-        actor=actor,
-        launched_by=launched_by,
-        action=action,
-        target=target,
-        outcome=verdict,
-        details=body,
-    )
+    row: dict[str, Any] = {
+        "seq": seq,
+        "at": now(),
+        "actor": actor,
+        "launched_by": launched_by,
+        "action": action,
+        "target": target,
+        "outcome": parse_enum(AuditOutcome, outcome, "audit outcome", "outcome").value,
+        "details": json_safe(dict(details or {})),
+    }
     inserted = runner.execute(
         sa.insert(audit_log)
-        .values(
-            at=at,
-            actor=actor,
-            launched_by=launched_by,
-            action=action,
-            target=target,
-            outcome=verdict,
-            details=body,
-            seq=seq,
-            prev_hash=prev,
-            row_hash=row_hash,
-        )
+        .values(**row, prev_hash=prev, row_hash=chain_hash(prev, **row))
         .returning(audit_log.c.id)
     )
     return int(inserted.scalar_one())

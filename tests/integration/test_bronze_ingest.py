@@ -6,11 +6,6 @@ process killed mid-way then run again gives the bronze of an uninterrupted run."
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,9 +29,9 @@ from policies.errors import IngestConflict, ModeRefused, PermissionDenied
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
+from tests.kill_support import kill_when_stalled
 from tests.pg import PgRoles
 
-REPO = Path(__file__).resolve().parents[2]
 LOADED = "_spyne_loaded_at"
 T0 = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -294,25 +289,14 @@ def test_killed_mid_load_or_mid_build_then_run_again_gives_the_same_bronze(
         s.catalog.set_mode(SystemMode.INGESTION_READY, "ada")
         try:
             if name != "calm":
-                proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-c",
-                        textwrap.dedent(_KILLED),
-                        f"sqlite:///{root}/catalog.db",
-                        str(s.warehouse.path),
-                        str(source),
-                        name,
-                        str(s.work),
-                    ],
-                    cwd=REPO,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                    env={**os.environ, "PYTHONPATH": str(REPO)},
+                kill_when_stalled(
+                    _KILLED,
+                    f"sqlite:///{root}/catalog.db",
+                    str(s.warehouse.path),
+                    str(source),
+                    name,
+                    str(s.work),
                 )
-                assert proc.stdout is not None and proc.stdout.readline().strip() == "stalled"
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
                 assert not any(s.catalog.list_versions(t.name) for t in s.catalog.list_tables())
             info, manifest, _ = s.ingest("sale_order")
             hashes[name] = manifest.content_hash

@@ -259,13 +259,7 @@ def test_a_backfill_killed_between_batches_leaves_agreement_and_can_be_run_again
     """kill -9 after a batch committed and while the next one is half-built: every registered
     version is in the warehouse, the dry run is spent, and a new dry run and backfill bring
     bronze to the source, as an uninterrupted backfill does."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import textwrap
-
-    from tests.integration.test_bronze_ingest import REPO
+    from tests.kill_support import kill_when_stalled
 
     source = tmp_path / "erp.duckdb"
     generate(source, lines=300, seed=4)
@@ -278,27 +272,16 @@ def test_a_backfill_killed_between_batches_leaves_agreement_and_can_be_run_again
         backfill = args(RunKind.BACKFILL, batch_size=100)
         dry, _ = replays.dry_run(site.admin, backfill)
         site.catalog.dispose()
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                textwrap.dedent(_KILLED_BACKFILL),
-                f"sqlite:///{tmp_path}/catalog.db",
-                str(site.warehouse.path),
-                str(source),
-                str(site.work),
-                dry.record.dry_run_id,
-                START.isoformat(),
-                END.isoformat(),
-            ],
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+        kill_when_stalled(
+            _KILLED_BACKFILL,
+            f"sqlite:///{tmp_path}/catalog.db",
+            str(site.warehouse.path),
+            str(source),
+            str(site.work),
+            dry.record.dry_run_id,
+            START.isoformat(),
+            END.isoformat(),
         )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "stalled"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
         registered = site.catalog.list_versions("bronze.sale_order")
         assert [v.version for v in registered] == [1, 2], "the first batch committed, alone"

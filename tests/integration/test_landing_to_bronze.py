@@ -4,11 +4,6 @@ killed in the middle and run again gives the same bronze content hash."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,8 +18,8 @@ from orchestration.sources import read_source_rows
 from orchestration.warehouse import DuckDBWarehouse
 from orchestration.warehouse.upserts import UpsertKeys
 from policies.naming import Layer, TableRef
+from tests.kill_support import kill_when_stalled
 
-REPO = Path(__file__).resolve().parents[2]
 TABLE = "sale_order"
 SPEC = ExtractSpec(TABLE, "write_date", timedelta(days=1))
 KEYS = UpsertKeys(("id",), "write_date")
@@ -93,23 +88,7 @@ def test_a_load_killed_mid_way_then_run_again_gives_the_same_bronze(tmp_path: Pa
         warehouse.create()
         work = tmp_path / name / "dlt"
         if killed:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    textwrap.dedent(_KILLED),
-                    str(source),
-                    str(warehouse.path),
-                    str(work),
-                ],
-                cwd=REPO,
-                stdout=subprocess.PIPE,
-                text=True,
-                env={**os.environ, "PYTHONPATH": str(REPO)},
-            )
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "stalled"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
+            kill_when_stalled(_KILLED, str(source), str(warehouse.path), str(work))
         report = land(source, SPEC, warehouse.path, work)
         with duckdb.connect(str(warehouse.path)) as con:
             ids = tuple(
