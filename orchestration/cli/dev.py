@@ -40,12 +40,7 @@ def demo(
     import time
 
     started = time.monotonic()  # before loading Spyne and Dagster: "in all" means in all
-    # Loaded before DuckDB on purpose: DuckDB (2.x) reports the objects still alive when its
-    # module is torn down at exit as "leaked", and SQLAlchemy's dialect caches that the gates
-    # fill are torn down after it unless the ORM's modules came first (measured: 39 lines of
-    # nanobind reports at the end of every demo otherwise).
-    import sqlalchemy.orm  # noqa: F401
-
+    import orchestration.warehouse  # noqa: F401  (first: it orders SQLAlchemy before DuckDB)
     from orchestration.demo import run_demo
     from orchestration.demo_view import DemoDisplay, summary_table
 
