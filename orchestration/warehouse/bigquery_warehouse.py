@@ -281,6 +281,9 @@ class BigQueryWarehouse:
         pq.write_table(rows, data)
         data.seek(0)
         batch = self._table_id(ref.shadow_schema, f"{ref.version_identifier(version)}__batch")
+        drop_batch = upserts.drop_batch(ref, version)
+        # A batch left by a killed attempt at this version number is nobody's: the act lock is held.
+        self._run(drop_batch, "drop_batch", ref, version, scans_data=False)
         created = False
         try:
             self.jobs.load_parquet(
@@ -307,9 +310,7 @@ class BigQueryWarehouse:
                 self.drop_version(ref, version)
             raise
         finally:
-            self._run(
-                upserts.drop_batch(ref, version), "drop_batch", ref, version, scans_data=False
-            )
+            self._run(drop_batch, "drop_batch", ref, version, scans_data=False)
 
     @contextmanager
     def staged_rows(self, ref: TableRef, rows: pa.Table) -> Iterator[exp.Table]:

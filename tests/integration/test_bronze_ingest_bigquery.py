@@ -33,6 +33,7 @@ from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
 from tests.bigquery_fake import FakeBigQueryClient
+from tests.bigquery_fake.state import FakeTable
 from tests.integration.test_bronze_ingest import _source_sql, _variant
 from tests.warehouse_support import adapter
 
@@ -198,3 +199,41 @@ def test_a_conflict_is_refused_with_its_keys_and_read_only_refuses(
     with pytest.raises(ModeRefused):
         site.ingest("res_partner")
     assert len(site.fake.requests) == sent, "nothing was sent to BigQuery"
+
+
+class Killed(BaseException):
+    """Stands in for a kill: no handler of Spyne's catches it."""
+
+
+def test_killed_before_registration_then_run_again_takes_the_same_rows(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    v1, _, _ = site.ingest("sale_order", T0)
+    advance(site.source, 3, seed=8)
+    t1 = T0 + timedelta(days=3)
+
+    def killed(*args: Any, **kwargs: Any) -> None:
+        raise Killed
+
+    # the version is written and its ledger row recorded, but the catalog never registers it
+    monkeypatch.setattr(site.ingest_runner.builds, "register_build", killed)
+    with pytest.raises(Killed):
+        site.ingest("sale_order", t1)
+    monkeypatch.undo()
+    ref = TableRef(Layer.BRONZE, "sale_order")
+    leftover = max(site.ingest_runner.warehouse.versions(ref))
+    assert [v.version for v in site.catalog.list_versions(ref.canonical)] == [v1.version]
+    # a kill inside the next upsert's jobs would leave its loaded batch and staged rows too
+    _, rows = site.table("sale_order", v1.version)
+    typed = site.fake.state.tables[(SHADOW, f"sale_order__v{v1.version}")].columns
+    for name in (f"sale_order__v{leftover + 1}__batch", f"{STAGED_PREFIX}sale_order"):
+        site.fake.state.tables[(SHADOW, name)] = FakeTable(
+            SHADOW, name, "BASE TABLE", list(typed), list(rows[:3])
+        )
+
+    v2, _, again = site.ingest("sale_order", t1)
+    assert v2.version == leftover + 1 and again.base_version == v1.version
+    after = latest_per_key(read_source_rows(site.source, "sale_order"))
+    assert site.rows("sale_order", v2.version) == after
+    assert again.accepted == len(site.rows("sale_order", v2.version, stamped=t1)) > 0
+    assert not [n for (_, n) in site.fake.state.tables if n.endswith("__batch")]
