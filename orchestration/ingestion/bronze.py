@@ -331,8 +331,9 @@ def _batch(
     rows: pa.Table | None,
     previous: exp.Table | None,
 ) -> Iterator[exp.Table | exp.Subquery]:
-    """The batch as a relation of the warehouse; none landed: no rows, typed as the previous."""
-    if rows is not None:
+    """The batch as a relation of the warehouse; nothing new: no rows, typed as the previous
+    (so a load with nothing new sends no batch)."""
+    if rows is not None and (rows.num_rows > 0 or previous is None):
         with warehouse.staged_rows(ref, rows) as staged:
             yield staged
         return
