@@ -2,8 +2,8 @@
 only the new batch goes to BigQuery (a load job), the contract's semantics run there as BigQuery
 SQL, and the version is a zero-copy clone of the previous one plus a MERGE (upsert) or a load
 (append). First load, an incremental load after `spyne sample advance` that takes exactly the
-new and changed rows, a conflict refused with its keys, READ_ONLY refused, and every statement
-sent parses in BigQuery's dialect."""
+new and changed rows, a conflict refused with its keys, READ_ONLY refused, a build killed before registration taken
+again, a backfill estimated and loaded, and every statement sent parses in BigQuery's dialect."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 import sqlglot
 from sqlglot import exp
@@ -23,11 +24,13 @@ from orchestration.catalog import Catalog
 from orchestration.identity import Actor
 from orchestration.ingestion.bronze import BronzeIngest, contract_for
 from orchestration.ingestion.contracts import register_file, register_shipped
+from orchestration.ingestion.replay import Replays
 from orchestration.ingestion.runner import LANDING_FILE, landing_for
 from orchestration.sample.advance import advance
 from orchestration.sample.generator import generate
 from orchestration.sources import read_source_rows
 from orchestration.warehouse.bigquery_warehouse import STAGED_PREFIX
+from policies.dry_runs import RunArguments, RunKind
 from policies.errors import IngestConflict, ModeRefused
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
@@ -237,3 +240,25 @@ def test_killed_before_registration_then_run_again_takes_the_same_rows(
     assert site.rows("sale_order", v2.version) == after
     assert again.accepted == len(site.rows("sale_order", v2.version, stamped=t1)) > 0
     assert not [n for (_, n) in site.fake.state.tables if n.endswith("__batch")]
+
+
+def test_a_backfill_estimates_and_loads_its_range_on_bigquery(site: Site) -> None:
+    site.ingest("sale_order")
+    before = read_source_rows(site.source, "sale_order")
+    newest = max(before["write_date"].to_pylist())
+    advance(site.source, 2, seed=5)
+    replays = Replays(site.ingest_runner)
+    end = datetime(2100, 1, 1, tzinfo=UTC)
+    span = RunArguments(RunKind.BACKFILL, "erp_sale_order", newest.replace(tzinfo=UTC), end, 50)
+    start = len(site.fake.requests)
+    info, estimate = replays.dry_run(site.admin, span)
+    after = read_source_rows(site.source, "sale_order")
+    in_range = [w for w in after["write_date"].to_pylist() if w >= newest]
+    assert estimate.delivered == len(in_range) and estimate.accepted > 0 and estimate.preview
+    assert any(r.labels.get("action") == "ingest" for r in site.fake.requests[start:])
+    result = replays.run(site.admin, span, info.record.dry_run_id, "bq-backfill")
+    expected = pa.concat_tables(
+        [before, after.filter(pc.greater_equal(after["write_date"], newest))]
+    )
+    assert site.rows("sale_order", result.versions[-1]) == latest_per_key(expected)
+    assert len(result.versions) == -(-len(in_range) // 50)
