@@ -134,6 +134,11 @@ def test_first_and_incremental_loads_cost_the_batch_on_bigquery(site: Site) -> N
     assert site.rows("sale_order", v2.version, stamped=t1) == changed
     assert second.accepted == len(changed) and second.base_version == v1.version
     assert site.rows("sale_order", v1.version) == before, "version 1 is untouched"
+    audited = [e for e in site.catalog.list_audit() if e.action == "ingest_version"]
+    assert {(e.details["version"], e.details["rows_accepted"]) for e in audited} >= {
+        (v2.version, len(changed))
+    }
+    assert any(e.action == "land" and e.actor == "ada" for e in site.catalog.list_audit())
 
     # what went to BigQuery: the batch (a load job), the semantics as a query, a clone, a MERGE
     sent = site.fake.requests[start:]
