@@ -131,23 +131,8 @@ class LayerStep:
 
     # -- build ------------------------------------------------------------------------------
     def ingest(self, tables: Mapping[TableRef, BronzeTable]) -> Iterator[MaterializeResult]:
-        if self.rt.warehouse.path is not None:
-            yield from self.ingest_by_contract()
-            return
-        svc = self.rt.service()  # BigQuery: each source table copied whole as a new version
-        for ref in self.selected_builds():
-            try:
-                info, built = svc.ingest(
-                    self.actor,
-                    ref,
-                    self.rt.source,
-                    tables[ref].source_table,
-                    self.context.run_id,
-                )
-            except SpyneError as err:
-                raise as_failure(err) from err
-            self.built[ref] = Built(info.version, version_metadata(info, built))
-            yield MaterializeResult(asset_key=shadow_key(ref), metadata=self.built[ref].metadata)
+        """Every selected bronze table by its contract, on DuckDB and BigQuery alike."""
+        yield from self.ingest_by_contract()
 
     def ingest_by_contract(self) -> Iterator[MaterializeResult]:
         """Each table by its contract: land the new batch with dlt, apply the semantics."""

@@ -10,18 +10,26 @@ For one contract, in this order:
    dedupe window dropped, the latest row per key for upsert, and with ``conflict_resolution:
    error`` a batch holding two different rows for one key and event time is refused, naming
    the keys, before anything is written. The processing-time column is stamped now.
-4. The new version is the previous one plus what entered: an upsert writes one segment and a
-   merge view (``upsert_version``), an append copies the previous version and appends.
+4. The new version is the previous one plus what entered: an upsert is ``upsert_version`` (on
+   DuckDB one segment and a merge view, on BigQuery a MERGE into a zero-copy clone), an append
+   is ``create_version_from_rows`` onto the previous version (a copy on DuckDB, a clone plus a
+   load job on BigQuery).
 5. The catalog registers it (audited); the layer step then gates and publishes it as any build.
 
 Killed anywhere before 5, the catalog holds no new version: the leftover is skipped by the next
 build and the batches are read again, so nothing is lost and nothing counted twice.
+
+Written once against the :class:`Warehouse` interface: the semantics run in the warehouse
+(``staged_rows`` makes the batch readable there, ``select_arrow`` runs the plan), so on
+BigQuery a load costs the batch, not the table. Landing and the ledger live in a DuckDB file:
+the warehouse itself on DuckDB, a staging file under ``SPYNE_HOME`` beside BigQuery.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,7 +48,7 @@ from orchestration.ingestion.semantics_sql import Semantics, plan_batch, refuse_
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.builds import Builds
 from orchestration.sources import SourceLocation
-from orchestration.warehouse import DuckDBWarehouse, VersionManifest, acting_as
+from orchestration.warehouse import DuckDBWarehouse, VersionManifest, Warehouse, acting_as
 from orchestration.warehouse.upserts import UpsertKeys
 from policies.contracts import Contract, IngestMode, parse_contract
 from policies.errors import NotFound, SpyneError
@@ -48,7 +56,6 @@ from policies.naming import Layer, TableRef
 from policies.roles import Operation
 
 MIN_LAG = timedelta(days=1)  # re-read at least a day behind the cursor: late rows still land
-BATCH_NAME = "spyne_landed_batch"
 WARNING_ACTION = "ingest_warning"
 VERSION_ACTION = "ingest_version"  # a version built by a contract
 REFUSED_ACTION = Operation.INGEST.value  # a refused batch (opens the ingestion_refused alert)
@@ -117,13 +124,20 @@ class BronzeIngest:
     def __init__(
         self,
         catalog: Catalog,
-        warehouse: DuckDBWarehouse,
+        warehouse: Warehouse,
         source: SourceLocation,
         pipelines_dir: Path,
         clock: Callable[[], datetime] = _utcnow,
+        landing: DuckDBWarehouse | None = None,
     ) -> None:
+        """``landing``: where dlt lands and the ledger lives; the warehouse itself on DuckDB."""
+        if landing is None:
+            if not isinstance(warehouse, DuckDBWarehouse):
+                raise TypeError("a warehouse other than DuckDB needs a landing file")
+            landing = warehouse
         self.catalog = self._catalog = catalog
         self.warehouse = self._warehouse = warehouse
+        self.landing = self._landing = landing
         self.source = self._source = source
         self._pipelines_dir = pipelines_dir
         self._clock = clock
@@ -139,11 +153,11 @@ class BronzeIngest:
         warnings = self.warn(actor, ref, contract)
         spec = extract_spec(contract)
         landed = land_table(
-            self._catalog, actor, self._source, spec, self._warehouse.path, self._pipelines_dir
+            self._catalog, actor, self._source, spec, self._landing.path, self._pipelines_dir
         )
-        with self._warehouse.exclusive(), acting_as(actor.name):
+        with self._warehouse.exclusive(), self._landing.hold(), acting_as(actor.name):
             base, pending = self._pending(ref, spec)
-            with self._warehouse.connect() as con:
+            with self._landing.connect() as con:
                 rows = _changes(con, spec, pending)
             through = pending[-1] if pending else (base.through_batch if base else None)
             info, manifest, delivered, accepted = self.write(
@@ -183,7 +197,7 @@ class BronzeIngest:
             registered = {v.version for v in self._catalog.list_versions(ref.canonical)}
         except NotFound:  # never built: the catalog does not know the table yet
             return None
-        with self._warehouse.connect() as con:
+        with self._landing.connect() as con:
             entry = ledger.base_entry(con, ref.canonical, registered)
         if entry is not None and not self._warehouse.version_exists(ref, entry.version):
             return None  # its rows are gone: build again from everything landed
@@ -193,7 +207,7 @@ class BronzeIngest:
         self, ref: TableRef, spec: ExtractSpec
     ) -> tuple[ledger.LedgerEntry | None, tuple[str, ...]]:
         base = self.base(ref)
-        with self._warehouse.connect() as con:
+        with self._landing.connect() as con:
             return base, ledger.pending_batches(con, spec.table, base)
 
     def write(
@@ -221,8 +235,7 @@ class BronzeIngest:
             "base": base_version,
         }
         try:
-            with self._warehouse.connect() as con:
-                accepted, delivered = _accepted(con, s, rows, previous, self._clock())
+            accepted, delivered = _accepted(self._warehouse, ref, s, rows, previous, self._clock())
         except SpyneError as err:
             self._catalog.audit(
                 actor.name,
@@ -234,7 +247,7 @@ class BronzeIngest:
             )
             raise
         version = self.builds.allocate_version(actor, ref)
-        with self._warehouse.connect() as con:
+        with self._landing.connect() as con:
             ledger.record(
                 con, ledger.LedgerEntry(ref.canonical, version, base_version, through, added)
             )
@@ -283,37 +296,51 @@ def _changes(
 
 
 def _accepted(
-    con: duckdb.DuckDBPyConnection,
+    warehouse: Warehouse,
+    ref: TableRef,
     s: Semantics,
     rows: pa.Table | None,
     previous: exp.Table | None,
     loaded_at: datetime,
 ) -> tuple[pa.Table, int]:
-    """The rows that enter bronze (stamped ``loaded_at``), and how many were delivered."""
-    if rows is None:
-        if previous is None:
-            raise NotFound(
-                f"nothing was landed for contract {s.contract_id} yet: the source table is "
-                "empty or unreachable; load it again once it holds rows",
-                details={"contract": s.contract_id},
-            )
-        empty = (
-            exp.select(*[exp.column(c, quoted=True) for c in s.columns])
-            .from_(previous.copy())
-            .where(exp.false())
+    """The rows that enter bronze (stamped ``loaded_at``), and how many were delivered.
+
+    The contract's semantics run in the warehouse, in its dialect, against the batch and the
+    previous version; only the accepted rows (at most the batch) come back.
+    """
+    if rows is None and previous is None:
+        raise NotFound(
+            f"nothing was landed for contract {s.contract_id} yet: the source table is "
+            "empty or unreachable; load it again once it holds rows",
+            details={"contract": s.contract_id},
         )
-        batch: exp.Table | exp.Subquery = empty.subquery("b_empty")
-        delivered = 0
-    else:
-        con.register(BATCH_NAME, rows)
-        batch = exp.table_(BATCH_NAME, quoted=True)
-        delivered = rows.num_rows
-    try:
+    with _batch(warehouse, ref, s, rows, previous) as batch:
         plan = plan_batch(s, batch, previous, loaded_at)
         if plan.conflicts is not None:
-            refuse_conflicts(s, con.execute(plan.conflicts.sql("duckdb")).fetchall())
-        accepted = con.sql(plan.accepted.sql("duckdb")).to_arrow_table()
-    finally:
-        if rows is not None:
-            con.unregister(BATCH_NAME)
-    return accepted, delivered
+            found = warehouse.select_arrow(plan.conflicts, table=ref)
+            refuse_conflicts(s, [tuple(r.values()) for r in found.to_pylist()])
+        accepted = warehouse.select_arrow(plan.accepted, table=ref)
+    return accepted, 0 if rows is None else rows.num_rows
+
+
+@contextmanager
+def _batch(
+    warehouse: Warehouse,
+    ref: TableRef,
+    s: Semantics,
+    rows: pa.Table | None,
+    previous: exp.Table | None,
+) -> Iterator[exp.Table | exp.Subquery]:
+    """The batch as a relation of the warehouse; nothing new: no rows, typed as the previous
+    (so a load with nothing new sends no batch)."""
+    if rows is not None and (rows.num_rows > 0 or previous is None):
+        with warehouse.staged_rows(ref, rows) as staged:
+            yield staged
+        return
+    assert previous is not None
+    empty = (
+        exp.select(*[exp.column(c, quoted=True) for c in s.columns])
+        .from_(previous.copy())
+        .where(exp.false())
+    )
+    yield empty.subquery("b_empty")

@@ -29,7 +29,6 @@ from orchestration.extraction.landing import landed_changes
 from orchestration.identity import Actor
 from orchestration.ingestion import ledger
 from orchestration.ingestion.bronze import (
-    BATCH_NAME,
     BronzeIngest,
     contract_by_id,
     extract_spec,
@@ -47,6 +46,8 @@ from policies.naming import Layer, TableRef
 
 PREVIEW_ROWS = 10
 Progress = Callable[[int, int, str], None]  # (done, total, message)
+
+RANGE_NAME = "spyne_range_rows"  # the rows of a range, filtered in memory
 
 
 def _quiet(done: int, total: int, message: str) -> None:
@@ -104,6 +105,7 @@ class Replays:
         self._ingest = ingest
         self._catalog = ingest.catalog
         self._warehouse = ingest.warehouse
+        self._landing = ingest.landing
 
     # -- the rows of a range -----------------------------------------------------------------
     def _rows(self, args: RunArguments, contract: Contract) -> pa.Table:
@@ -112,7 +114,7 @@ class Replays:
         t = exp.column(spec.cursor_column, quoted=True)
         in_range = exp.and_(t >= _literal(args.start), t.copy() < _literal(args.end))
         if args.kind is RunKind.REPLAY:
-            with self._warehouse.connect() as con:
+            with self._landing.connect() as con:
                 if not ledger.landed(con, spec.table):
                     raise NotFound(
                         f"nothing of contract {contract.id} was landed yet, so there is nothing "
@@ -125,10 +127,10 @@ class Replays:
             rows = read_source_rows(self._ingest.source, contract.source_table, in_range)
         con = duckdb.connect()
         try:
-            con.register(BATCH_NAME, rows)
+            con.register(RANGE_NAME, rows)
             query = (
                 exp.select(exp.Star())
-                .from_(exp.table_(BATCH_NAME, quoted=True))
+                .from_(exp.table_(RANGE_NAME, quoted=True))
                 .where(in_range.copy())
                 .order_by(t.copy())
             )
@@ -165,25 +167,21 @@ class Replays:
         with self._warehouse.exclusive(), acting_as(actor.name):
             base = self._ingest.base(ref)
             previous = None if base is None else version_table(ref, base.version)
-            queries = dry_run_queries(
-                s,
-                exp.table_(BATCH_NAME, quoted=True),
-                previous,
-                datetime.now(UTC),
-                _naive(args.start),
-                _naive(args.end),
-                PREVIEW_ROWS,
-            )
-            with self._warehouse.connect() as con:
-                con.register(BATCH_NAME, rows)
-                try:
-                    counts = con.sql(queries.counts.sql("duckdb"))
-                    ((delivered, accepted, dropped),) = counts.fetchall()  # dry_run_sql's order
-                    preview = con.sql(queries.preview.sql("duckdb"))
-                    columns = tuple(preview.columns)
-                    shown = tuple(preview.fetchall())
-                finally:
-                    con.unregister(BATCH_NAME)
+            with self._warehouse.staged_rows(ref, rows) as batch:
+                queries = dry_run_queries(
+                    s,
+                    batch,
+                    previous,
+                    datetime.now(UTC),
+                    _naive(args.start),
+                    _naive(args.end),
+                    PREVIEW_ROWS,
+                )
+                counts = self._warehouse.select_arrow(queries.counts, table=ref).to_pylist()
+                ((delivered, accepted, dropped),) = [tuple(r.values()) for r in counts]
+                preview = self._warehouse.select_arrow(queries.preview, table=ref)
+                columns = tuple(preview.column_names)
+                shown = tuple(tuple(r.values()) for r in preview.to_pylist())
         return Estimate(
             int(delivered),
             int(accepted),

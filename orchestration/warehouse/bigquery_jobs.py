@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Protocol
 
+import pyarrow as pa
 from google.api_core import exceptions as google_errors
 from google.auth import exceptions as auth_errors
 from google.cloud import bigquery
@@ -145,6 +146,19 @@ class Jobs:
         with self.errors(action, table):
             job = self.client.query(sql, job_config=config, location=self.location)
             return list(job.result())
+
+    def run_arrow(
+        self, sql: str, labels: Mapping[str, str], *, table: str | None = None
+    ) -> pa.Table:
+        """As :meth:`run`, the rows as Arrow (BigQuery's types, even for no rows)."""
+        action = labels.get("action", "query")
+        estimated = self.estimate(sql, labels)
+        facts = CostFacts(action, True, estimated, self.max_bytes, table)
+        decide_query_cost(facts).raise_unless_allowed()
+        config = bigquery.QueryJobConfig(maximum_bytes_billed=self.max_bytes, labels=dict(labels))
+        with self.errors(action, table):
+            job = self.client.query(sql, job_config=config, location=self.location)
+            return job.result().to_arrow(create_bqstorage_client=False)
 
     def load_parquet(
         self, data: IO[bytes], destination: str, labels: Mapping[str, str], *, append: bool

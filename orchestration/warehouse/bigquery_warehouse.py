@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from orchestration.sources import SourceLocation
     from orchestration.warehouse.upserts import UpsertKeys
 
+STAGED_PREFIX = "_spyne_staged__"  # a batch loaded for the queries of one ingestion
 DATASETS = tuple(s for layer in Layer for s in (layer.value, shadow_schema(layer)))
 
 
@@ -280,6 +281,9 @@ class BigQueryWarehouse:
         pq.write_table(rows, data)
         data.seek(0)
         batch = self._table_id(ref.shadow_schema, f"{ref.version_identifier(version)}__batch")
+        drop_batch = upserts.drop_batch(ref, version)
+        # A batch left by a killed attempt at this version number is nobody's: the act lock is held.
+        self._run(drop_batch, "drop_batch", ref, version, scans_data=False)
         created = False
         try:
             self.jobs.load_parquet(
@@ -306,9 +310,37 @@ class BigQueryWarehouse:
                 self.drop_version(ref, version)
             raise
         finally:
-            self._run(
-                upserts.drop_batch(ref, version), "drop_batch", ref, version, scans_data=False
-            )
+            self._run(drop_batch, "drop_batch", ref, version, scans_data=False)
+
+    @contextmanager
+    def staged_rows(self, ref: TableRef, rows: pa.Table) -> Iterator[exp.Table]:
+        """One load job puts the batch beside ``ref``'s versions; it is dropped after the block.
+
+        A leftover of a killed ingestion under the same name is dropped first (only one
+        ingestion of a table runs at a time: it holds the act lock).
+        """
+        import pyarrow.parquet as pq
+
+        self._ensure_dataset(ref.shadow_schema)
+        name = f"{STAGED_PREFIX}{ref.name}"
+        table = self.statements.table(ref.shadow_schema, name)
+        drop = exp.Drop(tables=[table.copy()], kind="TABLE", exists=True)
+        self._run(drop, "drop_staged", ref, scans_data=False)
+        data = io.BytesIO()
+        pq.write_table(rows, data)
+        data.seek(0)
+        destination = self._table_id(ref.shadow_schema, name)
+        self.jobs.load_parquet(data, destination, job_labels("load_staged", ref), append=False)
+        try:
+            yield table
+        finally:
+            self._run(drop, "drop_staged", ref, scans_data=False)
+
+    def select_arrow(self, query: exp.Query, *, table: TableRef | None = None) -> pa.Table:
+        """Dry-run, capped and labelled (action ``ingest``) like every query."""
+        sql = self.statements.render(read_only_select(query))
+        labels = job_labels("ingest", table)
+        return self.jobs.run_arrow(sql, labels, table=table.canonical if table else None)
 
     def compact_version(self, ref: TableRef, version: int) -> bool:
         """A MERGEd clone is one table already: nothing to fold."""

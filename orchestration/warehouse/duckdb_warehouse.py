@@ -71,6 +71,9 @@ STATEMENTS = Statements(Dialect.DUCKDB)
 PROFILING = ProfileStatements(STATEMENTS)
 
 
+STAGED_PREFIX = "_spyne_staged__"  # a batch registered for the queries of one ingestion
+
+
 def version_table(ref: TableRef, version: int) -> exp.Table:
     return STATEMENTS.version_table(ref, version)
 
@@ -341,6 +344,22 @@ class DuckDBWarehouse:
                     raise
             finally:
                 con.unregister(ROWS_NAME)
+
+    @contextmanager
+    def staged_rows(self, ref: TableRef, rows: pa.Table) -> Iterator[exp.Table]:
+        """The Arrow table read in place, on the connection the block holds."""
+        name = f"{STAGED_PREFIX}{ref.name}"
+        with self.hold(), self.connect() as con:
+            con.register(name, rows)
+            try:
+                yield exp.table_(name, quoted=True)
+            finally:
+                con.unregister(name)
+
+    def select_arrow(self, query: exp.Query, *, table: TableRef | None = None) -> pa.Table:
+        select = read_only_select(query)
+        with self.connect() as con:
+            return con.sql(select.sql(self.dialect)).to_arrow_table()
 
     def drop_version(self, ref: TableRef, version: int) -> None:
         from orchestration.warehouse.duckdb_upserts import drop_segmented

@@ -258,6 +258,18 @@ class Warehouse(Protocol):
         """Fold an upserted version's segments into one, rows unchanged; False: nothing to do."""
         ...
 
+    def staged_rows(self, ref: TableRef, rows: pa.Table) -> AbstractContextManager[exp.Table]:
+        """A batch of rows as a relation this warehouse's queries read, for the block only.
+
+        DuckDB reads the Arrow table in place; BigQuery loads it (one load job, billed for the
+        batch) beside ``ref``'s versions and drops it when the block ends.
+        """
+        ...
+
+    def select_arrow(self, query: exp.Query, *, table: TableRef | None = None) -> pa.Table:
+        """Run a read-only SELECT Spyne built; its rows as Arrow, typed even when there are none."""
+        ...
+
     # -- canonical views -------------------------------------------------------------------
     def swap_view(self, ref: TableRef, version: int, *, first: bool = True) -> None:
         """Point the canonical view at version N: one statement, no data touched."""

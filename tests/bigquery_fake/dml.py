@@ -11,7 +11,7 @@ import duckdb
 from google.api_core import exceptions as google_errors
 from sqlglot import exp
 
-from tests.bigquery_fake.sql import BIGQUERY_TYPES, DUCKDB_TYPES, tables_read
+from tests.bigquery_fake.sql import DUCKDB_TYPES, bigquery_type_of, tables_read
 from tests.bigquery_fake.state import FakeTable, Project
 
 
@@ -43,7 +43,7 @@ def _read_back(
     )
     cursor = con.execute(exp.select("*").from_(plain).sql("duckdb"))
     description = cursor.description or []
-    columns = [(str(d[0]), BIGQUERY_TYPES.get(str(d[1]).upper(), "STRING")) for d in description]
+    columns = [(str(d[0]), bigquery_type_of(str(d[1]))) for d in description]
     return columns, [tuple(r) for r in cursor.fetchall()]
 
 

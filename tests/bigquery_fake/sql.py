@@ -48,6 +48,12 @@ BIGQUERY_TYPES = {
 }
 
 
+def bigquery_type_of(duckdb_type: str) -> str:
+    """The BigQuery type of a DuckDB result column (DECIMAL(p, s) is NUMERIC)."""
+    upper = duckdb_type.upper()
+    return "NUMERIC" if upper.startswith("DECIMAL") else BIGQUERY_TYPES.get(upper, "STRING")
+
+
 @dataclass
 class FakeRows:
     """The part of ``google.cloud.bigquery.table.RowIterator`` the DB-API cursor reads."""
@@ -134,8 +140,7 @@ def run_select(
     finally:
         con.close()
     schema_fields = [
-        bigquery.SchemaField(str(d[0]), BIGQUERY_TYPES.get(str(d[1]).upper(), "STRING"))
-        for d in description
+        bigquery.SchemaField(str(d[0]), bigquery_type_of(str(d[1]))) for d in description
     ]
     index = {f.name: i for i, f in enumerate(schema_fields)}
     return schema_fields, [bigquery.Row(tuple(v), index) for v in values]

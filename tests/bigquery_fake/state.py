@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import yaml
 from google.api_core import exceptions as google_errors
 from sqlglot import exp
@@ -40,6 +41,11 @@ class FakeTable:
 
 
 def bigquery_type(arrow_type: object) -> str:
+    """As a Parquet load types a column; a decimal that NUMERIC holds (scale <= 9, at most 29
+    integer digits) is NUMERIC, as BigQuery's default decimal target types choose."""
+    if isinstance(arrow_type, pa.Decimal128Type):
+        scale, precision = arrow_type.scale, arrow_type.precision
+        return "NUMERIC" if scale <= 9 and precision - scale <= 29 else "BIGNUMERIC"
     return ARROW_TYPES.get(str(arrow_type), "STRING")
 
 
