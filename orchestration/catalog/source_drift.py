@@ -28,6 +28,7 @@ class OpenReport:
     source: str
     severity: str
     report: dict[str, Any]
+    resolved: bool = False
 
 
 class SourceDriftReports:
@@ -89,6 +90,14 @@ class SourceDriftReports:
                 return False
             row.resolved_at = now()
             return True
+
+    def get(self, report_id: int) -> OpenReport | None:
+        """One drift report, open or resolved."""
+        with self._db.session(write=False) as s:
+            r = s.get(SourceDriftRow, report_id)
+            if r is None:
+                return None
+            return OpenReport(r.id, r.source, r.severity, dict(r.report), r.resolved_at is not None)
 
     def open_reports(self) -> list[OpenReport]:
         """Every unresolved drift report, with its id."""
