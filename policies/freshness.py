@@ -146,3 +146,22 @@ def evaluation_due(
         if last.evaluated_at <= crossing < now:
             return True
     return False
+
+
+@dataclass(frozen=True)
+class AlertMoves:
+    close: bool  # close the contract's open freshness alert
+    raise_alert: bool  # raise one for the verdict (a no-op when one of its status is open)
+
+
+def alert_moves(open_status: str | None, verdict: FreshnessStatus) -> AlertMoves:
+    """What a verdict does to the contract's freshness alert, given the status of the one open
+    (``None``: none is). Decided from the catalog's open alert, not from what the sensor last
+    remembered: a tick killed after raising is followed by one that finds the alert open and
+    neither closes nor pages it again. A late contract that breaches (or the reverse) is a new
+    condition: the open alert is closed and the new one pages."""
+    if verdict == FreshnessStatus.NO_DATA:
+        return AlertMoves(False, False)
+    if verdict == FreshnessStatus.FRESH:
+        return AlertMoves(open_status is not None, False)
+    return AlertMoves(open_status is not None and open_status != verdict.name, True)

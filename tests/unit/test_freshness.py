@@ -11,6 +11,7 @@ from policies.freshness import (
     FreshnessSla,
     FreshnessStatus,
     LastEvaluation,
+    alert_moves,
     evaluation_due,
     judge,
     newest_event_time,
@@ -66,3 +67,9 @@ def test_sla_from_a_registered_summary() -> None:
     got = FreshnessSla.from_summary(summary)
     assert got.max_lag.total_seconds() == 172800
     assert got.alert_threshold.total_seconds() == 93600
+
+
+@pytest.mark.parametrize("case", params(FIXTURE, "alert_moves"))
+def test_alert_moves(case: dict[str, Any]) -> None:
+    moves = alert_moves(case["open"], FreshnessStatus[case["verdict"]])
+    assert (moves.close, moves.raise_alert) == (case["close"], case["raise"])
