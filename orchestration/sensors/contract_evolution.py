@@ -101,9 +101,6 @@ def _finish(
     rt: Runtime, actor: Actor, alerts: Alerts, source: str, contract_id: str, version: str
 ) -> None:
     """Close the accepted report's alert, then the report itself (the mark of work left)."""
-    alerts.clear(
-        AlertKind.DRIFT,
-        source,
-        f"accepted by {actor.name}: contract {contract_id} {version} follows the source",
-    )
-    rt.catalog.source_drift.resolve(source)
+    reason = f"accepted by {actor.name}: contract {contract_id} {version} follows the source"
+    alerts.clear(AlertKind.DRIFT, source, reason)
+    rt.catalog.source_drift.resolve(source, actor.name, reason, actor.launched_by)

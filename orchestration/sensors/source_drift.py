@@ -315,10 +315,9 @@ def record_checks(
         if check.expected_from is None:
             continue
         if check.severity == DriftSeverity.NONE:
-            catalog.source_drift.resolve(check.source)
-            alerts.clear(
-                AlertKind.DRIFT, check.source, f"{check.source} matches {check.expected_from}"
-            )
+            reason = f"{check.source} matches {check.expected_from}"
+            alerts.clear(AlertKind.DRIFT, check.source, reason)
+            catalog.source_drift.resolve(check.source, alerts.actor, reason, alerts.launched_by)
             continue
         assert check.report is not None
         new = catalog.source_drift.record(
@@ -343,12 +342,9 @@ def record_checks(
             version = evolve(check, report_id)
             if version is None:
                 continue
-            alerts.clear(
-                AlertKind.DRIFT,
-                check.source,
-                f"contract {check.contract[0]} {version} registered, following the source",
-            )
-            catalog.source_drift.resolve(check.source)
+            reason = f"contract {check.contract[0]} {version} registered, following the source"
+            alerts.clear(AlertKind.DRIFT, check.source, reason)
+            catalog.source_drift.resolve(check.source, alerts.actor, reason, alerts.launched_by)
     alerts.deliver()
 
 

@@ -102,8 +102,9 @@ def assert_agreeing(rt: Runtime, changes: int, reports: dict[str, int]) -> None:
     assert catalog.source_drift.open_reports() == [], "no report open for a registered change"
     counts, resolved = catalog.source_drift.counts()
     assert counts == {(SOURCE, k): n for k, n in reports.items()} and resolved == changes
-    recorded = [e for e in audit if e.action == "source_drift_recorded"]
-    assert len(recorded) == changes
+    recorded = [e.details["report"] for e in audit if e.action == "source_drift_recorded"]
+    resolved_by = [e.details["report"] for e in audit if e.action == "source_drift_resolved"]
+    assert sorted(recorded) == sorted(resolved_by) == list(range(1, changes + 1))
     drift = [n for n in catalog.notifications.all(limit=10_000) if n.kind.value == "drift"]
     assert len(drift) == changes and not any(n.open for n in drift), "one alert per change"
     assert_alerts_agree(catalog, rt.home)
