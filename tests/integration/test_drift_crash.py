@@ -33,6 +33,7 @@ from tests.integration.sensor_kills import (
     audit_action,
     kill_at,
 )
+from tests.pg import PgRoles
 
 SOURCE = "erp.res_partner"
 CONTRACT = "erp_res_partner"
@@ -66,9 +67,27 @@ ACCEPT_INSTANTS = [
 ]
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def site(installed_home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def site(
+    spyne_home: Path, backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    """A new install whose catalog is a SQLite file, or a PostgreSQL database reached as the
+    application role (a killed process's connection drops and its transaction rolls back)."""
+    from orchestration.install import init
+
+    if backend == "postgresql":
+        roles: PgRoles = request.getfixturevalue("pg_roles")
+        monkeypatch.setenv("SPYNE_CATALOG_URL", roles.app_url)
+        monkeypatch.setenv("SPYNE_CATALOG_OWNER_URL", roles.owner_url)
+    init()
+    monkeypatch.delenv("SPYNE_CATALOG_OWNER_URL", raising=False)
     rt = runtime()
+    assert rt.catalog.dialect == backend
     rt.catalog.create_principal("ada", Role.ADMIN, "test")
     _, service_key = rt.catalog.create_principal("dagster", Role.ENGINEER, "ada")
     _, eve_key = rt.catalog.create_principal("eve", Role.ENGINEER, "ada")
@@ -126,6 +145,7 @@ def test_kill_9_while_the_sensor_takes_additive_drift_into_the_contract(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_kill_9_during_drift_accept_then_the_same_command_again(
     site: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
