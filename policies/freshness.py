@@ -135,12 +135,16 @@ def judge(sla: FreshnessSla, newest_event: datetime | None, now: datetime) -> Fr
 
 def next_delivery_due(schedule: str | None, newest_event: datetime) -> datetime | None:
     """When the delivery after the one that brought ``newest_event`` is due: the schedule's
-    second tick after it (None without a schedule)."""
+    second tick after it. None without a schedule, or with one that has no ticks (``61 3 * * *``
+    is shaped like cron but out of range): then the lag alone is judged, nothing is held back."""
     if schedule is None:
         return None
-    ticks = croniter(schedule, newest_event.astimezone(UTC))
-    ticks.get_next(datetime)  # the delivery that brought it
-    due: datetime = ticks.get_next(datetime)
+    try:
+        ticks = croniter(schedule, newest_event.astimezone(UTC))
+        ticks.get_next(datetime)  # the delivery that brought it
+        due: datetime = ticks.get_next(datetime)
+    except ValueError:  # croniter's errors are ValueErrors
+        return None
     return due
 
 
@@ -167,7 +171,8 @@ def evaluation_due(
 ) -> bool:
     """Whether the freshness check must be evaluated again at ``now``: never evaluated, newer (or
     other) data than it saw, or a bound (``alert_threshold``, ``max_lag``, the next delivery
-    due) crossed since, so the verdict can have changed. Otherwise evaluating again would say the same thing."""
+    due) crossed since, so the verdict can have changed. Otherwise evaluating again would say
+    the same thing."""
     if newest_event is None:
         return False
     if last is None or last.newest_event != newest_event:
