@@ -43,6 +43,19 @@ def respond(severity: DriftSeverity) -> DriftResponse:
     return _RESPONSES[severity]
 
 
+def drift_origin(report_id: int) -> str:
+    """What a contract version registered to follow a drift report records as its source."""
+    return f"drift report #{report_id}"
+
+
+def taken_in_by(report_id: int, registered: Sequence[tuple[str, str | None]]) -> str | None:
+    """The contract version (of ``registered``: (version, source) pairs) that took drift report
+    ``report_id`` in, if one did: then the report is done whatever else is left open (an act
+    killed after registering is finished, never registered twice)."""
+    origin = drift_origin(report_id)
+    return next((version for version, source in registered if source == origin), None)
+
+
 _LOGICAL = {
     "integer": "integer",
     "float": "number",

@@ -268,6 +268,12 @@ class Notifications:
         with self._db.session(write=False) as s:
             return [_info(r) for r in s.scalars(stmt).all()]
 
+    def open_alert(self, key: str) -> NotificationInfo | None:
+        """The open alert of condition ``key``, if any."""
+        with self._db.session(write=False) as s:
+            row = _open_row(s, key)
+            return _info(row) if row is not None else None
+
     def open_keys(self, kind: AlertKind) -> set[str]:
         with self._db.session(write=False) as s:
             return set(

@@ -2,7 +2,8 @@
 
 A finding stays open until the source agrees with its expected schema again or drifts
 differently (then the old one is resolved and the new one opened), so the metrics can count
-drift detected and resolved from the catalog alone. Recording is audited.
+drift detected and resolved from the catalog alone. Recording and resolving are audited, each in
+the transaction that does it (a finding replaced by a new one is named in the new one's entry).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from orchestration.catalog.engine import Database
 from orchestration.jsonable import json_safe
 
 DRIFT_ACTION = "source_drift_recorded"
+RESOLVE_ACTION = "source_drift_resolved"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class OpenReport:
     source: str
     severity: str
     report: dict[str, Any]
+    resolved: bool = False
 
 
 class SourceDriftReports:
@@ -53,8 +56,10 @@ class SourceDriftReports:
             if row is not None and row.fingerprint == fingerprint:
                 return None
             at = now()
+            replaced = None
             if row is not None:
                 row.resolved_at = at
+                replaced = int(row.id)
                 s.flush()
             added = SourceDriftRow(
                 source=source,
@@ -74,11 +79,19 @@ class SourceDriftReports:
                 DRIFT_ACTION,
                 f"source:{source}",
                 AuditOutcome.RECORDED,
-                {"severity": severity, "expected_from": expected_from, "report": added.id},
+                {
+                    "severity": severity,
+                    "expected_from": expected_from,
+                    "report": added.id,
+                    "replaces": replaced,
+                },
             )
             return int(added.id)
 
-    def resolve(self, source: str) -> bool:
+    def resolve(
+        self, source: str, actor: str, reason: str, launched_by: str | None = None
+    ) -> int | None:
+        """Resolve the source's open finding (audited): its id, or None when none was open."""
         with self._db.session(write=True) as s:
             row = s.scalar(
                 sa.select(SourceDriftRow)
@@ -86,9 +99,28 @@ class SourceDriftReports:
                 .with_for_update()
             )
             if row is None:
-                return False
+                return None
             row.resolved_at = now()
-            return True
+            s.flush()
+            append(
+                self._db,
+                s,
+                actor,
+                RESOLVE_ACTION,
+                f"source:{source}",
+                AuditOutcome.RECORDED,
+                {"report": row.id, "reason": reason},
+                launched_by,
+            )
+            return int(row.id)
+
+    def get(self, report_id: int) -> OpenReport | None:
+        """One drift report, open or resolved."""
+        with self._db.session(write=False) as s:
+            r = s.get(SourceDriftRow, report_id)
+            if r is None:
+                return None
+            return OpenReport(r.id, r.source, r.severity, dict(r.report), r.resolved_at is not None)
 
     def open_reports(self) -> list[OpenReport]:
         """Every unresolved drift report, with its id."""

@@ -39,12 +39,13 @@ from dagster._time import get_current_datetime
 
 from orchestration.catalog.notifications import NewAlert
 from orchestration.sensors.event_time import newest_landed
-from policies.alerts import AlertKind
+from policies.alerts import AlertKind, condition_key
 from policies.freshness import (
     FreshnessSla,
     FreshnessStatus,
     FreshnessVerdict,
     LastEvaluation,
+    alert_moves,
     evaluation_due,
     judge,
 )
@@ -158,18 +159,20 @@ def freshness_alert(contract: str, table: str, verdict: FreshnessVerdict) -> New
 
 
 def handle(alerts: Alerts, cursor: Cursor, contract: str, table: str, v: FreshnessVerdict) -> None:
-    """Raise, escalate or clear the contract's freshness alert for a new verdict."""
-    before = cursor.status.get(contract)
+    """Raise, escalate or clear the contract's freshness alert for a new verdict, as decided
+    from the alert open in the catalog (:func:`policies.freshness.alert_moves`)."""
     cursor.status[contract] = v.status.name
-    if v.status == FreshnessStatus.NO_DATA:
-        return
-    if v.status == FreshnessStatus.FRESH:
-        alerts.clear(AlertKind.FRESHNESS, contract, f"{contract} is fresh again: {v.reason}")
-        return
-    if before is not None and before != v.status.name:
-        # A late contract that breaches its SLA (or the reverse) is a new condition: it pages.
-        alerts.clear(AlertKind.FRESHNESS, contract, f"{contract} is now {v.status.name}")
-    alerts.raise_alert(freshness_alert(contract, table, v))
+    found = alerts.catalog.notifications.open_alert(condition_key(AlertKind.FRESHNESS, contract))
+    moves = alert_moves(str(found.details.get("status")) if found else None, v.status)
+    if moves.close:
+        reason = (
+            f"{contract} is fresh again: {v.reason}"
+            if v.status == FreshnessStatus.FRESH
+            else f"{contract} is now {v.status.name}"
+        )
+        alerts.clear(AlertKind.FRESHNESS, contract, reason)
+    if moves.raise_alert:
+        alerts.raise_alert(freshness_alert(contract, table, v))
 
 
 def sensor_tick(

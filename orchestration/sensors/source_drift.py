@@ -307,15 +307,17 @@ def record_checks(
     """Keep each new finding, raise its alert (deduplicated); clear sources that agree again.
 
     With ``evolve``, an ADDITIVE finding against a contract is taken into the contract at once
-    (a new minor version): the finding is resolved and its alert closed naming the version."""
+    (a new minor version): its alert is closed naming the version, then the finding resolved.
+    An open finding is taken in whenever it is seen, not only when first recorded, so a tick
+    killed between recording and registering is finished by the next one; the finding is
+    resolved last, so while anything is left to do it stays open."""
     for check in checks:
         if check.expected_from is None:
             continue
         if check.severity == DriftSeverity.NONE:
-            catalog.source_drift.resolve(check.source)
-            alerts.clear(
-                AlertKind.DRIFT, check.source, f"{check.source} matches {check.expected_from}"
-            )
+            reason = f"{check.source} matches {check.expected_from}"
+            alerts.clear(AlertKind.DRIFT, check.source, reason)
+            catalog.source_drift.resolve(check.source, alerts.actor, reason, alerts.launched_by)
             continue
         assert check.report is not None
         new = catalog.source_drift.record(
@@ -332,20 +334,17 @@ def record_checks(
         report_id = new if new is not None else _open_report_id(catalog, check.source)
         alerts.raise_alert(drift_alert(check, report_id))
         if (
-            new is not None
+            report_id is not None
             and evolve is not None
             and check.contract is not None
             and respond(check.severity) == DriftResponse.REGISTER_MINOR
         ):
-            version = evolve(check, new)
+            version = evolve(check, report_id)
             if version is None:
                 continue
-            catalog.source_drift.resolve(check.source)
-            alerts.clear(
-                AlertKind.DRIFT,
-                check.source,
-                f"contract {check.contract[0]} {version} registered, following the source",
-            )
+            reason = f"contract {check.contract[0]} {version} registered, following the source"
+            alerts.clear(AlertKind.DRIFT, check.source, reason)
+            catalog.source_drift.resolve(check.source, alerts.actor, reason, alerts.launched_by)
     alerts.deliver()
 
 

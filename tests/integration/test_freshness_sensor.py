@@ -6,6 +6,7 @@ res_partner's contract: warn past 14 days, breach past 30 days of event-time lag
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from orchestration.sensors.freshness_definitions import (
     SENSOR,
     SOURCES,
 )
+from policies.contracts import parse_contract
+from policies.freshness import next_delivery_due
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
@@ -171,3 +174,29 @@ def test_freshness_on_event_time_alerts_once_and_clears(site: dict[str, Any]) ->
     observations = instance.fetch_observations(SOURCES[CONTRACT][0], limit=10).records
     stamps = [r.asset_event.metadata[LAST_UPDATED].value for r in observations]  # type: ignore[union-attr]
     assert stamps == [(now - timedelta(hours=2)).timestamp(), newest.timestamp()]
+
+
+def test_a_weekly_source_is_not_late_before_its_next_delivery(site: dict[str, Any]) -> None:
+    """A contract delivered on Mondays at 03:00 (UTC) with an SLA of hours: not late in between,
+    judged by its lag as soon as the next Monday's delivery is due (the check runs then)."""
+    rt = site["rt"]
+    document = copy.deepcopy(dict(rt.catalog.contracts.get(CONTRACT).document))
+    document["version"] = "1.1.0"
+    weekly = {"max_lag": "2h", "alert_threshold": "1h", "schedule": "0 3 * * 1"}
+    document["customProperties"][0]["value"]["freshness"] = weekly
+    rt.catalog.contracts.register(parse_contract(document, "weekly"), "ada", None, source="test")
+    land(site, first=True)
+    newest = newest_in_source(site)
+    due = next_delivery_due(weekly["schedule"], newest)
+    assert due is not None and due.weekday() == 0 and due - newest > timedelta(days=7)
+    clock = Clock(DagsterInstance.ephemeral())
+
+    clock.settle(newest + timedelta(hours=3))  # past max_lag, but no delivery is missing yet
+    assert clock.runs == 1 and freshness_alerts(rt.catalog) == []
+    assert Cursor.parse(clock.cursor).status == {CONTRACT: "FRESH"}
+    assert not clock.tick(due - timedelta(seconds=1)).run_requests
+
+    clock.settle(due + timedelta(seconds=1))
+    assert clock.runs == 2
+    (alert,) = freshness_alerts(rt.catalog)
+    assert alert.details["status"] == "BREACH"

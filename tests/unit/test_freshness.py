@@ -11,9 +11,11 @@ from policies.freshness import (
     FreshnessSla,
     FreshnessStatus,
     LastEvaluation,
+    alert_moves,
     evaluation_due,
     judge,
     newest_event_time,
+    next_delivery_due,
 )
 
 FIXTURE = "freshness.yaml"
@@ -23,7 +25,7 @@ def sla(case: dict[str, Any]) -> FreshnessSla:
     max_lag = parse_duration(case["sla"]["max_lag"])
     threshold = parse_duration(case["sla"]["alert_threshold"])
     assert max_lag is not None and threshold is not None
-    return FreshnessSla(max_lag, threshold)
+    return FreshnessSla(max_lag, threshold, case["sla"].get("schedule"))
 
 
 def when(text: str | None) -> datetime | None:
@@ -46,6 +48,11 @@ def test_judge(case: dict[str, Any]) -> None:
     assert verdict.reason
 
 
+@pytest.mark.parametrize("case", params(FIXTURE, "next_due"))
+def test_next_delivery_due(case: dict[str, Any]) -> None:
+    assert next_delivery_due(case["schedule"], at(case["newest"])) == when(case["due"])
+
+
 @pytest.mark.parametrize("case", params(FIXTURE, "newest"))
 def test_newest_event_time(case: dict[str, Any]) -> None:
     landed = [at(t) for t in case["landed"]]
@@ -66,3 +73,12 @@ def test_sla_from_a_registered_summary() -> None:
     got = FreshnessSla.from_summary(summary)
     assert got.max_lag.total_seconds() == 172800
     assert got.alert_threshold.total_seconds() == 93600
+    assert got.schedule is None
+    summary["freshness"]["schedule"] = "0 3 * * *"
+    assert FreshnessSla.from_summary(summary).schedule == "0 3 * * *"
+
+
+@pytest.mark.parametrize("case", params(FIXTURE, "alert_moves"))
+def test_alert_moves(case: dict[str, Any]) -> None:
+    moves = alert_moves(case["open"], FreshnessStatus[case["verdict"]])
+    assert (moves.close, moves.raise_alert) == (case["close"], case["raise"])

@@ -1,4 +1,5 @@
-"""``policies`` decides and never acts: stdlib, pydantic and sqlglot (it parses, never connects)."""
+"""``policies`` decides and never acts: stdlib, pydantic, sqlglot (it parses, never connects) and
+croniter (schedule ticks from an instant passed in)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "policies"
 # open_data_contract_standard is the ODCS v3 pydantic models (policies never call its file helpers).
+# croniter computes a cron schedule's ticks from a start instant the caller passes in.
 ALLOWED_THIRD_PARTY = {
     "pydantic",
     "sqlglot",
     "policies",
     "__future__",
     "open_data_contract_standard",
+    "croniter",
 }
 # Standard-library modules that reach the outside world (files, processes, network,
 # clocks are fine to *type* with but not to read: see FORBIDDEN_CALLS).

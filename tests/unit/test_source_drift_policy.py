@@ -13,6 +13,7 @@ from policies.source_drift import (
     decide_source_blocks,
     evolve_contract,
     respond,
+    taken_in_by,
 )
 
 FIXTURE = "source_drift.yaml"
@@ -34,6 +35,12 @@ DOCUMENT: dict[str, Any] = {
 @pytest.mark.parametrize("case", params(FIXTURE, "respond", lambda c: c["severity"]))
 def test_respond(case: dict[str, Any]) -> None:
     assert respond(DriftSeverity[case["severity"]]) == DriftResponse(case["response"])
+
+
+@pytest.mark.parametrize("case", params(FIXTURE, "taken_in"))
+def test_taken_in_by(case: dict[str, Any]) -> None:
+    registered = [(str(v), s) for v, s in case["registered"]]
+    assert taken_in_by(case["report"], registered) == case["version"]
 
 
 @pytest.mark.parametrize("case", params(FIXTURE, "blocks"))
