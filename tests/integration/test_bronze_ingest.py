@@ -188,14 +188,13 @@ def _variant(tmp_path: Path, table: str, version: str, **semantics: Any) -> Path
     return path
 
 
-@pytest.mark.parametrize("source", ["duckdb"], indirect=True)
-def test_a_conflict_under_error_refuses_the_batch_and_writes_nothing(
-    site: Site, tmp_path: Path
-) -> None:
+def refused_conflict(site: Any, tmp_path: Path, at: datetime) -> Any:
+    """Under ``conflict_resolution: error``, two versions of one key at one instant: the batch is
+    refused with the key, audited; returns the version loaded before."""
     register_file(
         site.catalog, "ada", _variant(tmp_path, "sale_order", "2.0.0", conflict_resolution="error")
     )
-    v1, _, _ = site.ingest("sale_order")
+    v1, _, _ = site.ingest("sale_order", at)
     newest = "(select max(write_date) + interval 1 hour from sale_order)"
     _source_sql(
         site.source,
@@ -204,11 +203,19 @@ def test_a_conflict_under_error_refuses_the_batch_and_writes_nothing(
         "where o.id = (select min(id) from sale_order)",
     )
     with pytest.raises(IngestConflict) as refused:
-        site.ingest("sale_order", T0 + timedelta(hours=1))
+        site.ingest("sale_order", at + timedelta(hours=1))
     assert refused.value.details["keys"][0]["id"] == 900001
-    audit = site.catalog.list_audit()
-    refusal = next(e for e in audit if e.action == "ingest")
+    refusal = next(e for e in site.catalog.list_audit() if e.action == "ingest")
     assert refusal.outcome == "refused" and refusal.details["code"] == "ingest_conflict"
+    return v1
+
+
+@pytest.mark.parametrize("source", ["duckdb"], indirect=True)
+def test_a_conflict_under_error_refuses_the_batch_and_writes_nothing(
+    site: Site, tmp_path: Path
+) -> None:
+    v1 = refused_conflict(site, tmp_path, T0)
+    audit = site.catalog.list_audit()
     built = next(e for e in audit if e.action == "ingest_version")
     assert built.outcome == "recorded" and built.details["version"] == v1.version
     assert [v.version for v in site.catalog.list_versions("bronze.sale_order")] == [v1.version]

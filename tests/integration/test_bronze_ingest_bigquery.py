@@ -23,7 +23,7 @@ from sqlglot import exp
 from orchestration.catalog import Catalog
 from orchestration.identity import Actor
 from orchestration.ingestion.bronze import BronzeIngest, contract_for
-from orchestration.ingestion.contracts import register_file, register_shipped
+from orchestration.ingestion.contracts import register_shipped
 from orchestration.ingestion.replay import Replays
 from orchestration.ingestion.runner import LANDING_FILE, landing_for
 from orchestration.sample.advance import advance
@@ -31,13 +31,13 @@ from orchestration.sample.generator import generate
 from orchestration.sources import read_source_rows
 from orchestration.warehouse.bigquery_warehouse import STAGED_PREFIX
 from policies.dry_runs import RunArguments, RunKind
-from policies.errors import IngestConflict, ModeRefused
+from policies.errors import ModeRefused
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
 from policies.roles import Role
 from tests.bigquery_fake import FakeBigQueryClient
 from tests.bigquery_fake.state import FakeTable
-from tests.integration.test_bronze_ingest import _source_sql, _variant
+from tests.integration.test_bronze_ingest import refused_conflict
 from tests.warehouse_support import adapter
 
 LOADED = "_spyne_loaded_at"
@@ -179,23 +179,7 @@ def test_first_and_incremental_loads_cost_the_batch_on_bigquery(site: Site) -> N
 def test_a_conflict_is_refused_with_its_keys_and_read_only_refuses(
     site: Site, tmp_path: Path
 ) -> None:
-    register_file(
-        site.catalog, "ada", _variant(tmp_path, "sale_order", "2.0.0", conflict_resolution="error")
-    )
-    v1, _, _ = site.ingest("sale_order")
-    newest = "(select max(write_date) + interval 1 hour from sale_order)"
-    _source_sql(
-        site.source,
-        "insert into sale_order select o.* replace (900001 as id, state || s as state, "
-        f"{newest} as write_date) from sale_order o, (values (''), ('x')) v(s) "
-        "where o.id = (select min(id) from sale_order)",
-    )
-    with pytest.raises(IngestConflict) as refused:
-        site.ingest("sale_order", T0 + timedelta(hours=1))
-    assert refused.value.details["keys"][0]["id"] == 900001
-    audit = site.catalog.list_audit()
-    refusal = next(e for e in audit if e.action == "ingest")
-    assert refusal.outcome == "refused" and refusal.details["code"] == "ingest_conflict"
+    v1 = refused_conflict(site, tmp_path, T0)
     assert [v.version for v in site.catalog.list_versions("bronze.sale_order")] == [v1.version]
     assert set(site.ingest_runner.warehouse.versions(TableRef(Layer.BRONZE, "sale_order"))) == {
         v1.version
