@@ -97,10 +97,20 @@ def _duckdb_schema(path: Path, table: str) -> pa.Schema:
             ) from e
 
 
-def _duckdb_resource(path: Path, spec: ExtractSpec) -> DltResource:
-    cursor = dlt.sources.incremental(
-        spec.cursor_column, initial_value=spec.initial, lag=spec.lag.total_seconds()
+def _cursor(spec: ExtractSpec) -> dlt.sources.incremental[datetime]:
+    """dlt's cursor on the event time, with the lag. A row without its event time cannot be
+    placed by the cursor: it is left out (not a failed load), and the ingestion names the rows
+    left out (``BronzeIngest.warn``)."""
+    return dlt.sources.incremental(
+        spec.cursor_column,
+        initial_value=spec.initial,
+        lag=spec.lag.total_seconds(),
+        on_cursor_value_missing="exclude",
     )
+
+
+def _duckdb_resource(path: Path, spec: ExtractSpec) -> DltResource:
+    cursor = _cursor(spec)
 
     def rows(updated: dlt.sources.incremental[datetime] = cursor) -> Iterator[pa.Table]:
         query = exp.select("*").from_(exp.table_(spec.table, db="main"))
@@ -128,9 +138,7 @@ def _postgres_resource(source: PostgresSource, spec: ExtractSpec) -> DltResource
         backend="pyarrow",
         chunk_size=BATCH_ROWS,
         reflection_level="full_with_precision",
-        incremental=dlt.sources.incremental(
-            spec.cursor_column, initial_value=spec.initial, lag=spec.lag.total_seconds()
-        ),
+        incremental=_cursor(spec),
     )
 
 

@@ -47,7 +47,7 @@ from orchestration.ingestion import ledger
 from orchestration.ingestion.semantics_sql import Semantics, plan_batch, refuse_conflicts
 from orchestration.lifecycle.access import Access
 from orchestration.lifecycle.builds import Builds
-from orchestration.sources import SourceLocation
+from orchestration.sources import SourceLocation, read_source_rows
 from orchestration.warehouse import DuckDBWarehouse, VersionManifest, Warehouse, acting_as
 from orchestration.warehouse.upserts import UpsertKeys
 from policies.contracts import Contract, IngestMode, parse_contract
@@ -118,6 +118,17 @@ def unsafe_warnings(contract: Contract) -> tuple[str, ...]:
     )
 
 
+def missing_event_time_warning(contract: Contract, rows: int) -> tuple[str, ...]:
+    if rows == 0:
+        return ()
+    column = contract.semantics.event_time_column
+    return (
+        f"{rows} rows of the source table {contract.source_table} have no {column}, the event "
+        f"time contract {contract.id} requires: incremental loads cannot see them, so they are "
+        f"not in bronze; give them their {column} at the source",
+    )
+
+
 class BronzeIngest:
     """Contract-driven builds of bronze versions on the DuckDB warehouse."""
 
@@ -176,8 +187,14 @@ class BronzeIngest:
         return info, manifest, batch
 
     def warn(self, actor: Actor, ref: TableRef, contract: Contract) -> tuple[str, ...]:
-        """Log and audit what the contract was let through with (unsafe processing time)."""
-        warnings = unsafe_warnings(contract)
+        """Log and audit what the contract was let through with (unsafe processing time), and
+        the source rows it cannot load (no event time: the incremental cursor never sees them)."""
+        missing = read_source_rows(
+            self._source,
+            contract.source_table,
+            where=exp.column(contract.semantics.event_time_column).is_(exp.null()),
+        ).num_rows
+        warnings = unsafe_warnings(contract) + missing_event_time_warning(contract, missing)
         for w in warnings:
             _log.warning(w)
         if warnings:

@@ -251,6 +251,24 @@ def test_read_only_and_roles_refuse_and_an_unsafe_contract_ingests_with_a_warnin
     assert warned and warned[0].target == "bronze.res_partner"
 
 
+@pytest.mark.parametrize("source", ["duckdb"], indirect=True)
+def test_source_rows_without_event_time_are_named_not_lost_silently(site: Site) -> None:
+    """The cursor cannot see a row without its event time: the load says so, and audits it."""
+    _source_sql(
+        site.source,
+        "update sale_order set write_date = null where id in "
+        "(select id from sale_order order by id limit 2)",
+    )
+    info, _, batch = site.ingest("sale_order")
+    (warning,) = batch.warnings
+    assert warning.startswith("2 rows of the source table sale_order have no write_date")
+    warned = next(e for e in site.catalog.list_audit() if e.action == "ingest_warning")
+    assert warned.target == "bronze.sale_order" and warned.details["warnings"] == [warning]
+    source = read_source_rows(site.source, "sale_order").to_pylist()
+    placed = {r["id"] for r in source if r["write_date"] is not None}
+    assert {row[0] for row in site.rows("sale_order", info.version)} == placed
+
+
 _KILLED = """
 import sys, time
 from datetime import datetime, UTC
