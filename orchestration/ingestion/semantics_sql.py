@@ -228,36 +228,36 @@ def _upsert(s: Semantics, prev: exp.Expression, stamp: exp.Expression) -> exp.Se
 
 
 def _append(s: Semantics, prev: exp.Expression, stamp: exp.Expression) -> exp.Select:
-    t_b, t_p = _col(s.event_time, "b"), _col(s.event_time, "p")
-    near = exp.and_(
-        _same_key(s, "b", "p"),
-        exp.GT(this=t_p, expression=exp.Sub(this=t_b.copy(), expression=_window(s))),
-        exp.LT(this=t_p.copy(), expression=exp.Add(this=t_b.copy(), expression=_window(s))),
-    )
-    source = _as(prev, "p")
-    fresh = (
-        exp.select(*_cols(s.columns, "b"))
-        .from_(exp.to_table("b").as_("b"))
-        .where(
-            exp.not_(exp.Exists(this=exp.select(exp.Literal.number(1)).from_(source).where(near)))
-        )
-    )
+    """Append: a delivered row enters unless bronze holds the same key within the dedupe window
+    of its event time, or the batch delivered the same key less than a window before it.
+
+    The batch's own chain runs over every row it delivered, entered or not, so delivering the
+    same batch again finds each row either in bronze or behind the same predecessor: it changes
+    nothing.
+    """
     previous_event = exp.Window(
         this=exp.Lag(this=_col(s.event_time)),
         partition_by=_cols(s.key),
         order=exp.Order(expressions=_order(s, event_desc=False)),
     )
-    ordered = exp.select(*_cols(s.columns), previous_event.as_(PREVIOUS_EVENT)).from_(
-        fresh.subquery("f")
+    ordered = exp.select(*_cols(s.columns), previous_event.as_(PREVIOUS_EVENT)).from_("b")
+    t_b, t_p = _col(s.event_time, "o"), _col(s.event_time, "p")
+    near = exp.and_(
+        _same_key(s, "o", "p"),
+        exp.GT(this=t_p, expression=exp.Sub(this=t_b.copy(), expression=_window(s))),
+        exp.LT(this=t_p.copy(), expression=exp.Add(this=t_b.copy(), expression=_window(s))),
     )
     apart = exp.or_(
-        exp.Is(this=_col(PREVIOUS_EVENT), expression=exp.null()),
+        exp.Is(this=_col(PREVIOUS_EVENT, "o"), expression=exp.null()),
         exp.LTE(
-            this=exp.Add(this=_col(PREVIOUS_EVENT), expression=_window(s)),
-            expression=_col(s.event_time),
+            this=exp.Add(this=_col(PREVIOUS_EVENT, "o"), expression=_window(s)),
+            expression=t_b.copy(),
         ),
     )
-    return _stamped(s, ordered.subquery("o"), stamp).where(apart)
+    not_in_bronze = exp.not_(
+        exp.Exists(this=exp.select(exp.Literal.number(1)).from_(_as(prev, "p")).where(near))
+    )
+    return _stamped(s, ordered.subquery("o"), stamp).where(exp.and_(apart, not_in_bronze))
 
 
 def _conflicts(s: Semantics, prev: exp.Expression) -> exp.Select:
