@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
+import sqlglot
+from sqlglot import exp
 
 TABLES_PER_CLUSTER = 12
 ID_SPAN = 10_000_000
@@ -49,7 +51,11 @@ def _pad(columns: list[str], width: int, rows_expr: str = "range") -> list[str]:
 
 
 def _create(con: duckdb.DuckDBPyConnection, name: str, columns: list[str], rows: int) -> None:
-    con.execute(f"CREATE TABLE {name} AS SELECT {', '.join(columns)} FROM range({rows})")
+    select = exp.select(*(sqlglot.parse_one(c, read="duckdb") for c in columns)).from_(
+        exp.func("range", exp.Literal.number(rows))
+    )
+    create = exp.Create(this=exp.to_table(name), kind="TABLE", expression=select)
+    con.execute(create.sql("duckdb"))
 
 
 def cluster(
@@ -236,7 +242,7 @@ def generate(
     clusters = max(1, round(tables / TABLES_PER_CLUSTER))
     big = set(rng.sample(range(clusters), min(large, clusters)))
     truth: list[TrueJoin] = []
-    con.execute(f"SELECT setseed({rng.random() / 2})")
+    con.execute(exp.select(exp.func("setseed", exp.Literal.number(rng.random() / 2))).sql("duckdb"))
     for k in range(clusters):
         truth += cluster(con, k + 1, large_scale if k in big else scale, width)
     return truth

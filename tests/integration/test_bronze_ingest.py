@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 import yaml
+from sqlglot import exp
 
 from orchestration.catalog import Catalog
 from orchestration.identity import Actor
@@ -24,7 +25,7 @@ from orchestration.ingestion.contracts import CONTRACTS_DIR, register_file, regi
 from orchestration.sample.advance import advance
 from orchestration.sample.generator import generate, generate_postgres
 from orchestration.sources import PostgresSource, SourceLocation, read_source_rows
-from orchestration.warehouse import DuckDBWarehouse
+from orchestration.warehouse import DuckDBWarehouse, version_table
 from policies.errors import IngestConflict, ModeRefused, PermissionDenied
 from policies.modes import SystemMode
 from policies.naming import Layer, TableRef
@@ -50,16 +51,23 @@ class Site:
         return runner.ingest(self.admin, contract_for(self.catalog, bronze(table)), None)
 
     def rows(self, table: str, version: int) -> list[tuple[Any, ...]]:
-        return self.warehouse.query(
-            f"select * exclude ({LOADED}) from bronze__shadow.{table}__v{version} order by all"
-        )
+        return self.warehouse.query(_unstamped(table, version).sql("duckdb"))
 
     def stamped(self, table: str, version: int, at: datetime) -> list[tuple[Any, ...]]:
+        at_load = exp.column(LOADED).eq(exp.Placeholder())
         return self.warehouse.query(
-            f"select * exclude ({LOADED}) from bronze__shadow.{table}__v{version} "
-            f"where {LOADED} = ? order by all",
-            [at.replace(tzinfo=None)],
+            _unstamped(table, version).where(at_load).sql("duckdb"), [at.replace(tzinfo=None)]
         )
+
+
+def _unstamped(table: str, version: int) -> exp.Select:
+    """A bronze version's rows without the load stamp, in a stable order."""
+    every_column = exp.Star(except_=[exp.column(LOADED)])
+    return (
+        exp.select(every_column)
+        .from_(version_table(bronze(table), version))
+        .order_by(exp.var("ALL"))
+    )
 
 
 def bronze(table: str) -> TableRef:
@@ -168,8 +176,12 @@ def test_repeats_within_the_window_never_duplicate(site: Site) -> None:
     v3, _, b3 = site.ingest("account_payment", T0 + timedelta(hours=2))
     assert b3.delivered == 1 and b3.accepted == 0
     assert site.rows("account_payment", v3.version) == site.rows("account_payment", v2.version)
+    late = exp.column("id") > exp.Literal.number(100000)
     counted = site.warehouse.query(
-        f"select count(*) from bronze__shadow.account_payment__v{v3.version} where id > 100000"
+        exp.select(exp.Count(this=exp.Star()))
+        .from_(version_table(bronze("account_payment"), v3.version))
+        .where(late)
+        .sql("duckdb")
     )
     assert counted == [(1,)]
 

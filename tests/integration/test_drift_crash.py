@@ -16,6 +16,7 @@ from typing import Any
 import duckdb
 import pytest
 from dagster import DagsterInstance, build_sensor_context
+from sqlglot import exp
 from typer.testing import CliRunner
 
 from orchestration.catalog import contracts as contracts_module
@@ -105,6 +106,13 @@ def source_sql(rt: Runtime, sql: str) -> None:
         con.execute(sql)
 
 
+def add_column(rt: Runtime, name: str, data_type: str) -> None:
+    """The source's partners grow a column, as an ERP upgrade adds one."""
+    column = exp.ColumnDef(this=exp.to_identifier(name), kind=exp.DataType.build(data_type))
+    alter = exp.Alter(this=exp.to_table("res_partner"), kind="TABLE", actions=[column])
+    source_sql(rt, alter.sql("duckdb"))
+
+
 def tick() -> str:
     context = build_sensor_context(instance=DagsterInstance.ephemeral())
     return str(spyne_source_drift(context).skip_message)
@@ -140,7 +148,7 @@ def test_kill_9_while_the_sensor_takes_additive_drift_into_the_contract(
 ) -> None:
     rt = site["rt"]
     for n, instant in enumerate(INSTANTS, start=1):
-        source_sql(rt, f"ALTER TABLE res_partner ADD COLUMN extra_{n} VARCHAR")
+        add_column(rt, f"extra_{n}", "VARCHAR")
         kill_at(instant, tick, rt.catalog.dispose)
         said = tick()  # the next tick
         assert "0 drifted" in said or '"ADDITIVE"' in said, (instant.label, said)
@@ -157,7 +165,7 @@ def test_kill_9_at_random_instants_of_sensor_ticks(site: dict[str, Any]) -> None
     rt = site["rt"]
     rng = random.Random(20261201)
     for n in range(1, RANDOM_KILLS + 1):
-        source_sql(rt, f"ALTER TABLE res_partner ADD COLUMN r_{n} VARCHAR")
+        add_column(rt, f"r_{n}", "VARCHAR")
         kill_after(rng.uniform(0.02, 0.6), tick, rt.catalog.dispose)
         tick()
         assert "0 drifted" in tick()
@@ -175,7 +183,7 @@ def test_kill_9_during_drift_accept_then_the_same_command_again(
     monkeypatch.setenv("SPYNE_API_KEY", site["eve"])
     runner = CliRunner()
     for n in range(len(ACCEPT_INSTANTS)):  # nullable: taken in at once, as 1.1.0
-        source_sql(rt, f"ALTER TABLE res_partner ADD COLUMN w_{n} INTEGER")
+        add_column(rt, f"w_{n}", "INTEGER")
     tick()
     assert "0 drifted" in tick()
     for n, instant in enumerate(ACCEPT_INSTANTS, start=2):
