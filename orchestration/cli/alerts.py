@@ -8,12 +8,11 @@ import typer
 
 from orchestration.cli.common import (
     JsonOpt,
-    actor,
+    allowed,
     emit_json,
     new_app,
     out,
     refusals,
-    runtime,
     table,
 )
 
@@ -29,9 +28,7 @@ def list_alerts(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.VIEW_ALERTS, "alerts")
+        rt, _me = allowed(Operation.VIEW_ALERTS, "alerts")
         found = rt.catalog.notifications.all(open_only=open_only)
     if as_json:
         emit_json([n.to_dict() for n in found])
@@ -68,9 +65,7 @@ def ack(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.ACK_ALERT, f"alert:{alert_id}")
+        rt, me = allowed(Operation.ACK_ALERT, f"alert:{alert_id}")
         acked = rt.catalog.notifications.ack(alert_id, me.name, me.launched_by)
     state = "still open" if acked.open else "closed"
     out.print(

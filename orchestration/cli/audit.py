@@ -9,6 +9,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     out,
     refusals,
@@ -40,9 +41,7 @@ def audit_list(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.VIEW_SHADOW, "audit_log")
+        rt, _me = allowed(Operation.VIEW_SHADOW, "audit_log")
         entries = rt.catalog.list_audit(limit=limit, target=table_name)
     data = [
         {

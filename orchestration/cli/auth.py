@@ -9,6 +9,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     new_app,
     out,
@@ -46,9 +47,7 @@ def auth_create_key(
 
     with refusals():
         wanted = Role.parse(role)
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.MANAGE_KEYS, f"principal:{name.strip()}")
+        rt, me = allowed(Operation.MANAGE_KEYS, f"principal:{name.strip()}")
         principal, key = rt.catalog.create_principal(name, wanted, created_by=me.name)
     _show_key(principal.role.label, principal.name, key)
 
@@ -59,9 +58,7 @@ def auth_disable_key(name: Annotated[str, typer.Argument()]) -> None:
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.MANAGE_KEYS, f"principal:{name}")
+        rt, me = allowed(Operation.MANAGE_KEYS, f"principal:{name}")
         principal = rt.catalog.disable_principal(name, me.name)
     out.print(styled("disabled ", (principal.name, "bold"), f" ({principal.role.label})"))
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from orchestration.identity import Actor
     from orchestration.runtime import Runtime
+    from policies.roles import Operation
 
 
 class _OnFirstUse:
@@ -141,6 +142,15 @@ def actor(rt: Runtime) -> Actor:
 
             err_console.print(Text(f"recovered: {settled.intent.table_name}: {settled.note}"))
     return me
+
+
+def allowed(operation: Operation, target: str) -> tuple[Runtime, Actor]:
+    """The runtime and the caller, once the caller may do ``operation`` on ``target`` (role and
+    system mode, through the same policy every surface asks); a refusal is audited and raised."""
+    rt = runtime()
+    me = actor(rt)
+    rt.require(me, operation, target)
+    return rt, me
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

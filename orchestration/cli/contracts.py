@@ -10,6 +10,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     err_console,
     new_app,
@@ -90,9 +91,7 @@ def list_contracts(as_json: JsonOpt = False) -> None:
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.QUERY, "contracts")
+        rt, _me = allowed(Operation.QUERY, "contracts")
         found = rt.catalog.contracts.latest()
     if as_json:
         emit_json([info.to_dict() for info in found])
@@ -147,9 +146,7 @@ def show(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.QUERY, f"contract:{contract}")
+        rt, _me = allowed(Operation.QUERY, f"contract:{contract}")
         info = rt.catalog.contracts.get(contract, version)
         versions = rt.catalog.contracts.versions(contract)
     if as_json:
@@ -196,9 +193,7 @@ def diff(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.QUERY, f"contract:{contract}")
+        rt, _me = allowed(Operation.QUERY, f"contract:{contract}")
         found = diff_versions(rt.catalog, contract, from_version, to_version)
     if as_json:
         emit_json(found.to_dict())

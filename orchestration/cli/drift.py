@@ -9,6 +9,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     new_app,
     out,
@@ -28,9 +29,7 @@ def check(as_json: JsonOpt = False) -> None:
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.CHECK_DRIFT, "sources")
+        rt, _me = allowed(Operation.CHECK_DRIFT, "sources")
         checks = check_install(rt)
     if as_json:
         emit_json([c.to_dict() for c in checks])

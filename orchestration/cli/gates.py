@@ -9,6 +9,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     new_app,
     out,
@@ -57,9 +58,7 @@ def gates_run(
         ref = parse_table_ref(table_name)
         if version is not None:
             checked_version(version)
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.BUILD, ref.canonical)
+        rt, me = allowed(Operation.BUILD, ref.canonical)
         from orchestration.gates.table_gate import run_table_gate
 
         outcome = run_table_gate(rt, ref, version, actor=me)

@@ -11,6 +11,7 @@ from rich.text import Text
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     err_console,
     new_app,
@@ -143,9 +144,7 @@ def list_(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.DISCOVER_JOINS, "joins")
+        rt, _me = allowed(Operation.DISCOVER_JOINS, "joins")
         candidates = rt.catalog.joins.candidates(["proposed"] if pending else None)
         accepted = [] if pending else rt.catalog.joins.accepted()
     if as_json:
@@ -186,9 +185,7 @@ def show(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.DISCOVER_JOINS, candidate)
+        rt, _me = allowed(Operation.DISCOVER_JOINS, candidate)
         found = rt.catalog.joins.get(candidate)
     if as_json:
         emit_json(found.to_dict())

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.cli.common import actor, new_app, out, refusals, runtime
+from orchestration.cli.common import allowed, new_app, out, refusals
 
 app = new_app("Prometheus metrics counted from the catalog.")
 
@@ -25,9 +25,7 @@ def serve(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.VIEW_ALERTS, "metrics")
+        rt, _me = allowed(Operation.VIEW_ALERTS, "metrics")
         from orchestration.sensors.event_time import ingestion_lags
 
         server = start(rt.catalog, port, lambda: ingestion_lags(rt.catalog, rt.warehouse))

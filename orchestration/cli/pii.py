@@ -8,12 +8,11 @@ import typer
 
 from orchestration.cli.common import (
     JsonOpt,
-    actor,
+    allowed,
     emit_json,
     new_app,
     out,
     refusals,
-    runtime,
     table,
 )
 
@@ -47,9 +46,7 @@ def pii_list(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.QUERY, "pii")
+        rt, _me = allowed(Operation.QUERY, "pii")
         found = rt.catalog.pii.columns()
     rows = [
         {
@@ -78,9 +75,7 @@ def _decide(column: str | None, all_high: bool, confirm: bool) -> None:
 
     status = Status.CONFIRMED if confirm else Status.REJECTED
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.REVIEW_PII, column or "pii")
+        rt, me = allowed(Operation.REVIEW_PII, column or "pii")
         if all_high:
             targets = [
                 (c.table, c.column)

@@ -9,6 +9,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     new_app,
     out,
@@ -45,9 +46,7 @@ def dead_letters(
     from policies.roles import Operation
 
     with refusals():
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.VIEW_DEAD_LETTERS, "dead_letters")
+        rt, _me = allowed(Operation.VIEW_DEAD_LETTERS, "dead_letters")
         letters = rt.catalog.list_dead_letters(include_requeued=include_requeued)
     if as_json:
         emit_json([letter.to_dict() for letter in letters])

@@ -9,6 +9,7 @@ import typer
 from orchestration.cli.common import (
     JsonOpt,
     actor,
+    allowed,
     emit_json,
     new_app,
     out,
@@ -71,9 +72,7 @@ def tables_history(table_name: TableArg, as_json: JsonOpt = False) -> None:
 
     with refusals():
         ref = parse_table_ref(table_name)
-        rt = runtime()
-        me = actor(rt)
-        rt.require(me, Operation.VIEW_SHADOW, ref.canonical)
+        rt, _me = allowed(Operation.VIEW_SHADOW, ref.canonical)
         info = rt.catalog.get_table(ref.canonical)
         changes = rt.catalog.history(ref.canonical)
         versions = rt.catalog.list_versions(ref.canonical, include_dropped=True)
