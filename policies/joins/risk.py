@@ -150,27 +150,27 @@ def not_many_to_many(r: Revalidation) -> Decision:
     )
 
 
-def orphans_not_grown(r: Revalidation) -> Decision:
-    if r.now.orphan_pct <= r.discovered.orphan_pct + DEGRADED_ORPHAN_PTS:
+def _pct_not_grown(rule: str, what: str, discovered: float, now: float, slack: float) -> Decision:
+    if now <= discovered + slack:
         return Decision.allow()
     return Decision.block(
-        "orphans",
-        f"orphan rows grew from {r.discovered.orphan_pct}% to {r.now.orphan_pct}% since "
-        "discovery; run `spyne joins discover` again and review the new numbers",
-        discovered=r.discovered.orphan_pct,
-        now=r.now.orphan_pct,
+        rule,
+        f"{what} grew from {discovered}% to {now}% since discovery; run `spyne joins discover` "
+        "again and review the new numbers",
+        discovered=discovered,
+        now=now,
+    )
+
+
+def orphans_not_grown(r: Revalidation) -> Decision:
+    return _pct_not_grown(
+        "orphans", "orphan rows", r.discovered.orphan_pct, r.now.orphan_pct, DEGRADED_ORPHAN_PTS
     )
 
 
 def nulls_not_grown(r: Revalidation) -> Decision:
-    if r.now.null_pct <= r.discovered.null_pct + DEGRADED_NULL_PTS:
-        return Decision.allow()
-    return Decision.block(
-        "nulls",
-        f"null join keys grew from {r.discovered.null_pct}% to {r.now.null_pct}% since "
-        "discovery; run `spyne joins discover` again and review the new numbers",
-        discovered=r.discovered.null_pct,
-        now=r.now.null_pct,
+    return _pct_not_grown(
+        "nulls", "null join keys", r.discovered.null_pct, r.now.null_pct, DEGRADED_NULL_PTS
     )
 
 
